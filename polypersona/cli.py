@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['COMMANDS', 'FLAGS', 'CHOICES', 'personas', 'plan', 'reproduce', 'make_parser', 'main']
 
-# %% ../nbs/19_cli.ipynb #87136ab1
+# %% ../nbs/19_cli.ipynb #10cd9ca4
 import argparse, inspect, sys
 from pathlib import Path
 from fastcore.docments import docments
@@ -14,7 +14,7 @@ from .core import PolyPersonaError, fail, open_run
 from .dialogue import build_plan, format_stats
 from .personas import build_personas, load_personas
 
-# %% ../nbs/19_cli.ipynb #fa1c0d50
+# %% ../nbs/19_cli.ipynb #942f0b83
 def personas(run: str,  # the run directory, e.g. runs/cpu
              n: int = None,  # how many personas to sample (default: the profile's)
              seed: int = None,  # the sampling seed (default: the profile's)
@@ -28,7 +28,7 @@ def personas(run: str,  # the run directory, e.g. runs/cpu
     out = build_personas(run, cfg)
     print(f"{len(load_personas(run))} personas -> {out}")
 
-# %% ../nbs/19_cli.ipynb #4906720a
+# %% ../nbs/19_cli.ipynb #2e096d85
 def plan(run: str,  # the run directory, which holds personas.jsonl
          split: str = None,  # persona: no val/test persona in training (default); random: the paper's 80/10/10 over answers
          seed: int = None,  # the planning seed (default: the profile's)
@@ -41,7 +41,7 @@ def plan(run: str,  # the run directory, which holds personas.jsonl
     print(format_stats(build_plan(run, cfg)))
     print(f"\nplan -> {Path(run) / 'plan.jsonl'}")
 
-# %% ../nbs/19_cli.ipynb #f3c22490
+# %% ../nbs/19_cli.ipynb #1fc212c4
 def reproduce(profile: str = "cpu",  # cpu (the default main job), smoke, paper, colab-t4, or a YAML file
               run: str = None,  # the run directory (default: runs/<profile>)
              ):
@@ -52,7 +52,7 @@ def reproduce(profile: str = "cpu",  # cpu (the default main job), smoke, paper,
     print(format_stats(build_plan(run, cfg)))
     print(f"\noutputs in {run}/: " + ", ".join(sorted(p.name for p in Path(run).iterdir())))
 
-# %% ../nbs/19_cli.ipynb #46bcde1c
+# %% ../nbs/19_cli.ipynb #7322f20b
 COMMANDS = {"personas": personas, "plan": plan, "reproduce": reproduce}
 FLAGS = {"from_": "--from"}
 CHOICES = {"split": ("persona", "random")}
@@ -61,7 +61,7 @@ class _Parser(argparse.ArgumentParser):
     "An argparse parser whose errors are one-line user errors."
     def error(self, message): raise PolyPersonaError(f"{self.prog}: {message} (see --help)")
 
-# %% ../nbs/19_cli.ipynb #d8347f78
+# %% ../nbs/19_cli.ipynb #506ba865
 def make_parser() -> argparse.ArgumentParser:
     "The `polypersona` parser with a subcommand for each of `COMMANDS`."
     p = _Parser(prog="polypersona", description="Persona-grounded synthetic survey answers: the PolyPersona pipeline.")
@@ -76,7 +76,7 @@ def make_parser() -> argparse.ArgumentParser:
                            default=None if required else d["default"], choices=CHOICES.get(arg), help=d["docment"])
     return p
 
-# %% ../nbs/19_cli.ipynb #861af1d0
+# %% ../nbs/19_cli.ipynb #95e6381e
 def main(argv: list[str] | None = None) -> int:
     "Run the `polypersona` command line; user errors print one line and return 2."
     try:

