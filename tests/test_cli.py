@@ -75,9 +75,13 @@ def test_from_file(tmp_path):
     ok("plan", "--run", tmp_path / "run")
     hub = tmp_path / "hub.jsonl"
     hub.write_text("".join(json.dumps({"persona": f"A {j} from Ohio who loves {k}"}) + "\n"
-                           for j in ("nurse", "chef", "pilot", "farmer") for k in ("jazz", "chess", "hiking")))
-    ok("personas", "--run", tmp_path / "hub", "--from", hub, "--profile", "smoke")
-    assert {p["occupation"] for p in jsonl(tmp_path / "hub" / "personas.jsonl")} == {"nurse", "chef", "pilot", "farmer"}
+                           for j in ("nurse", "chef", "pilot", "farmer") for k in ("jazz", "chess", "hiking", "tea", "art")))
+    ok("personas", "--run", tmp_path / "hub", "--from", hub, "--n", "12", "--profile", "smoke")
+    taken = jsonl(tmp_path / "hub" / "personas.jsonl")
+    assert len(taken) == 12 and {p["occupation"] for p in taken} <= {"nurse", "chef", "pilot", "farmer"}
+    assert all(p["source"] == "personahub" and p["region"] == "Ohio" for p in taken)
+    ok("plan", "--run", tmp_path / "hub")
+    assert "has 20 personas" in user_error("personas", "--run", tmp_path / "hub2", "--from", hub, "--n", "30")
 
 
 BAD_PERSONA_FILES = {  # file name, content, what the error line must say
