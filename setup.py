@@ -24,7 +24,7 @@ setuptools.setup(
                  "Topic :: Scientific/Engineering :: Artificial Intelligence"],
     project_urls={"Source": cfg["git_url"]},
     python_requires=">=" + cfg["min_python"],
-    packages=setuptools.find_packages(include=[cfg["lib_name"], cfg["lib_name"] + ".*"]),
+    packages=setuptools.find_namespace_packages(include=[cfg["lib_name"], cfg["lib_name"] + ".*"], exclude=["*.__pycache__"]),
     package_data={cfg["lib_name"]: ["data/*", "configs/*.yaml"]},
     install_requires=cfg["requirements"].split(),
     extras_require=extras,
