@@ -109,7 +109,7 @@ def test_undecodable_and_missing_files(tmp_path):
 
 
 BAD_BANKS = {
-    "domain.yaml": ("- {id: q1, domain: sports, type: open, text: 'Why?'}\n", "item 1 (q1): domain 'sports' has no quota"),
+    "domain.yaml": ("- {id: q1, domain: sports, type: open, text: 'Why?'}\n", "item 1 (q1): domain 'sports' is unknown"),
     "type.yaml": ("- {id: q1, domain: finance, type: ranking, text: 'Why?'}\n", "question type 'ranking' is unknown"),
     "missing.yaml": ("- {id: q1, domain: finance, type: open, text: 'Why?'}\n",
                      "no question for domain 'demographics', which has a quota"),

@@ -1,0 +1,107 @@
+"The teacher end to end: the embedded model offline, a real local server, import of the replication's data, resume."
+import json, os, signal, subprocess, time
+import pytest
+from conftest import CLI, ROOT, run_cli
+
+TINY = ROOT / "tests" / "tiny.yaml"
+
+
+def ok(*args, env=None):
+    res = subprocess.run([str(CLI), *map(str, args)], capture_output=True, text=True, env=env)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return res
+
+
+def planned(run):
+    ok("personas", "--run", run, "--profile", TINY)
+    ok("plan", "--run", run)
+    return [json.loads(l) for l in (run / "plan.jsonl").read_text().splitlines()]
+
+
+def check_dataset(run, plan, imported=False):
+    "Every planned pair is answered or failed exactly once; the split files, the datasets folder and the card agree."
+    from datasets import load_from_disk
+    ds = run / "dataset"
+    answers = [json.loads(l) for l in (ds / "answers.jsonl").read_text().splitlines()]
+    failed = [json.loads(l) for l in (ds / "failed.jsonl").read_text().splitlines()]
+    ids = [r["id"] for r in answers + failed]
+    assert sorted(ids) == sorted(r["id"] for r in plan)
+    stats = json.loads((ds / "stats.json").read_text())
+    split_rows = {s: [json.loads(l) for l in (ds / f"{s}.jsonl").read_text().splitlines()] for s in ("train", "val", "test")}
+    assert sum(map(len, split_rows.values())) == stats["records"] == len(answers)
+    assert dict(load_from_disk(str(ds / "hf")).num_rows) == {s: len(r) for s, r in split_rows.items()}
+    for rows in split_rows.values():
+        for r in rows:
+            assert {"id", "persona_id", "domain", "question_type", "messages", "reference"} <= set(r)
+            assert r["messages"][-1] == {"role": "assistant", "content": r["reference"]}
+            if r["options"] and not imported: assert r["choice"] in r["options"]  # a teacher's closed answer has a choice
+    card = (ds / "card.md").read_text()
+    assert f"{stats['records']} records" in card and stats["content_hash"] in card
+    return stats
+
+
+def test_local_teacher_resumes_after_a_kill(tmp_path):
+    run = tmp_path / "run"
+    plan = planned(run)
+    log = run / "dataset" / "answers.jsonl"
+    proc = subprocess.Popen([str(CLI), "build-dataset", "--run", str(run)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 600
+    while not (log.exists() and log.read_text().count("\n") >= 1) and proc.poll() is None and time.time() < deadline: time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # mid-build: the first chunk is saved, the rest is not
+    proc.wait()
+    before = log.read_text()
+    assert 0 < before.count("\n") < len(plan)
+    assert not (run / "dataset" / "stats.json").exists()
+    ok("build-dataset", "--run", run)
+    assert log.read_text().startswith(before)  # nothing redone or lost
+    stats = check_dataset(run, plan)
+    assert stats["teacher"] == "local:smollm2-135m"
+    first = (run / "dataset" / "train.jsonl").read_bytes()
+    ok("build-dataset", "--run", run)  # a finished build: nothing to ask, the same files
+    assert (run / "dataset" / "train.jsonl").read_bytes() == first
+
+
+def test_server_teacher_end_to_end(tmp_path):
+    from polypersona.backends import local_server
+    run = tmp_path / "run"
+    plan = planned(run)
+    secret = "sk-test-do-not-write-me-anywhere"
+    env = {**os.environ, "OPENAI_API_KEY": secret}
+    with local_server("smollm2-135m", log_path=tmp_path / "server.log") as (base_url, model):
+        ok("build-dataset", "--run", run, "--teacher", "openai", "--base-url", base_url, "--model", model, env=env)
+    stats = check_dataset(run, plan)
+    assert stats["teacher"].startswith("openai:") and stats["teacher_settings"]["base_url"] == base_url
+    for f in run.rglob("*"):
+        if f.is_file(): assert secret.encode() not in f.read_bytes(), f
+    # the server is gone now: a new build fails with one line that says so
+    res = run_cli("build-dataset", "--run", tmp_path / "gone", "--profile", TINY, "--teacher", "openai", "--base-url", base_url, "--model", model)
+    assert res.returncode == 2  # personas and plan first
+    ok("personas", "--run", tmp_path / "gone"); ok("plan", "--run", tmp_path / "gone")
+    res = run_cli("build-dataset", "--run", tmp_path / "gone")
+    last = res.stderr.strip().splitlines()[-1]  # after the progress bar
+    assert res.returncode == 2 and last.startswith("polypersona: error: cannot reach the server") and "Traceback" not in res.stderr
+
+
+def test_import_of_the_replication(tmp_path, replication):
+    run = tmp_path / "run"
+    ok("build-dataset", "--run", run, "--teacher", f"import:{replication / 'generated_data_2'}")
+    stats = check_dataset(run, [json.loads(l) for l in (run / "plan.jsonl").read_text().splitlines()], imported=True)
+    assert stats["splits"] == {"train": 2854, "val": 356, "test": 358} and stats["failed"] == 0
+    assert stats["duplicates"] == {"rows": 3568, "ids_marked_dup": 589, "repeated_persona_question_answer": 646, "repeated_persona_question": 1325}
+    assert "589 have ids marked `-dup`" in (run / "dataset" / "card.md").read_text() and stats["import_checks"]["empty"] == 11
+    assert len((run / "personas.jsonl").read_text().splitlines()) == 433
+
+
+def test_bad_teacher_input(tmp_path):
+    def error(*args):
+        res = run_cli(*args)
+        assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+        return res.stderr
+    assert "is not understood" in error("build-dataset", "--run", tmp_path / "a", "--teacher", "gpt4")
+    assert "plan.jsonl does not exist" in error("build-dataset", "--run", tmp_path / "b")
+    assert "does not exist" in error("build-dataset", "--run", tmp_path / "c", "--teacher", f"import:{tmp_path / 'nowhere'}")
+    ok("personas", "--run", tmp_path / "d", "--profile", TINY)
+    assert "import into a new --run" in error("build-dataset", "--run", tmp_path / "d", "--teacher", f"import:{tmp_path}")
+    ok("plan", "--run", tmp_path / "d")
+    assert "unknown model 'gpt-9'" in error("build-dataset", "--run", tmp_path / "d", "--teacher", "local:gpt-9")
