@@ -105,3 +105,17 @@ def test_bad_teacher_input(tmp_path):
     assert "import into a new --run" in error("build-dataset", "--run", tmp_path / "d", "--teacher", f"import:{tmp_path}")
     ok("plan", "--run", tmp_path / "d")
     assert "unknown model 'gpt-9'" in error("build-dataset", "--run", tmp_path / "d", "--teacher", "local:gpt-9")
+
+
+def test_two_processes_convert_the_embedded_model_once(tmp_path):
+    "The GGUF is converted once into a fresh cache, under a lock, even when two processes ask at the same time."
+    import sys
+    code = "from polypersona.models import smollm2_folder; print(smollm2_folder())"
+    env = {**os.environ, "POLYPERSONA_CACHE": str(tmp_path)}
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-500:] for o in outs]
+    folder = tmp_path / "models" / "smollm2-135m"
+    assert {o[0].strip() for o in outs} == {str(folder)}
+    assert sorted(p.name for p in folder.iterdir()) >= ["config.json", "model.safetensors", "tokenizer.json"]
+    assert [p.name for p in (tmp_path / "models").iterdir() if p.name.endswith(".tmp")] == []
