@@ -13,7 +13,7 @@ import yaml
 from tqdm.auto import tqdm
 from .backends import Request, make_backend
 from .core import append_jsonl, atomic_write, fail, read_jsonl, read_log, read_manifest, read_text, record_stage, write_jsonl
-from .personas import Persona, describe, load_personas, persona_card, validate_persona
+from .personas import Persona, describe, is_complete, load_personas, persona_card, validate_persona
 
 log = logging.getLogger(__name__)
 
@@ -445,9 +445,7 @@ def _original_persona(r: dict, source: str) -> Persona:
     pid = (r.get("meta") or {}).get("persona_id") or "pp" + hashlib.sha1(json.dumps(r["persona"], sort_keys=True).encode()).hexdigest()[:8]
     fields = {k: r["persona"].get(k) for k in ("age", "gender", "occupation", "education", "region", "income_bracket")}
     p = Persona(pid, **fields, **{k: list(r["persona"].get(k) or []) for k in ("values", "traits", "interests")}, source=source)
-    if all(getattr(p, a) not in (None, "", []) for a in ("age", "gender", "occupation", "education", "region", "income_bracket")) \
-            and min(len(p.values), len(p.traits), len(p.interests)) >= 2:
-        p.description = describe(p)
+    if is_complete(p): p.description = describe(p)
     return validate_persona(p, source)
 
 # %% ../nbs/01_dialogue_pipeline.ipynb #257b0044

@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 # %% auto #0
 __all__ = ['log', 'ATTRIBUTES', 'LIST_FIELDS', 'CARD_LABELS', 'AGE_BANDS', 'GENDERS', 'EDUCATION', 'EDUCATION_BY_AGE',
            'STATUS_BY_AGE', 'STATUSES', 'INCOME', 'REGIONS', 'OCCUPATIONS', 'VALUES', 'TRAITS', 'INTERESTS',
-           'KNOWN_FIELDS', 'Persona', 'persona_card', 'describe', 'sample_persona', 'sample_personas',
+           'KNOWN_FIELDS', 'Persona', 'persona_card', 'describe', 'is_complete', 'sample_persona', 'sample_personas',
            'validate_persona', 'validate_personas', 'persona_from_row', 'persona_from_text', 'read_personas',
            'take_sample', 'personas_jsonl', 'load_personas', 'build_personas']
 
@@ -142,6 +142,11 @@ def describe(p: Persona) -> str:
     s.append(f"In my free time I enjoy {p.interests[0]} and {p.interests[1]}.")
     return " ".join(s)
 
+# %% ../nbs/00_personas.ipynb #4f89af45
+def is_complete(p: Persona) -> bool:
+    "Whether `p` has every attribute that `describe` writes about."
+    return all(getattr(p, a) not in (None, "", []) for a in ATTRIBUTES) and min(len(p.values), len(p.traits), len(p.interests)) >= 2
+
 # %% ../nbs/00_personas.ipynb #4311f8ff
 def sample_persona(rng: random.Random, pid: str) -> Persona:
     "One persona drawn from the conditional tables."
@@ -221,8 +226,7 @@ def persona_from_row(row: dict, source: str = "", i: int = 0) -> Persona:
     vals["description"] = vals.get("description") or ""
     vals.setdefault("source", source and Path(source).name)
     p = validate_persona(Persona(**vals), source, i)
-    if not p.description and all(getattr(p, a) not in (None, "", []) for a in ATTRIBUTES) and len(p.values) >= 2 and len(p.traits) >= 2 and len(p.interests) >= 2:
-        p.description = describe(p)
+    if not p.description and is_complete(p): p.description = describe(p)
     return p
 
 # %% ../nbs/00_personas.ipynb #1d7a5f0a
