@@ -119,3 +119,13 @@ def test_two_processes_convert_the_embedded_model_once(tmp_path):
     assert {o[0].strip() for o in outs} == {str(folder)}
     assert {p.name for p in folder.iterdir()} >= {"config.json", "model.safetensors", "tokenizer.json"}
     assert [p.name for p in (tmp_path / "models").iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_same_seed_same_data_set(tmp_path):
+    "Two builds of the same plan with the same teacher seed write the same records (the data card's content hash)."
+    hashes = []
+    for name in ("a", "b"):
+        planned(tmp_path / name)
+        ok("build-dataset", "--run", tmp_path / name)
+        hashes.append(json.loads((tmp_path / name / "dataset" / "stats.json").read_text())["content_hash"])
+    assert hashes[0] == hashes[1]
