@@ -129,3 +129,39 @@ def test_same_seed_same_data_set(tmp_path):
         ok("build-dataset", "--run", tmp_path / name)
         hashes.append(json.loads((tmp_path / name / "dataset" / "stats.json").read_text())["content_hash"])
     assert hashes[0] == hashes[1]
+
+
+def _flaky_server(statuses):
+    "A chat-completions server on 127.0.0.1 that answers with `statuses` in turn (then 200): rate limits, outages."
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    seen = []
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            status = statuses[len(seen)] if len(seen) < len(statuses) else 200
+            seen.append(status)
+            body = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": [
+                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "Yes. I recycle."}}]} if status == 200
+                else {"error": {"message": "try later"}}).encode()
+            self.send_response(status); self.send_header("Content-Type", "application/json"); self.send_header("Retry-After", "0")
+            self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+        def log_message(self, *args): pass
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_port}/v1", seen
+
+
+def test_server_backend_retries_rate_limits_and_outages():
+    from polypersona.backends import OpenAIBackend, Request
+    from polypersona.core import PolyPersonaError
+    req = Request([{"role": "user", "content": "Do you recycle?"}], ["Yes", "No"], 16)
+    server, url, seen = _flaky_server([429, 503])
+    try: assert OpenAIBackend(url, "m", http_retries=3).answer([req])[0].text == "Yes. I recycle."
+    finally: server.shutdown()
+    assert seen == [429, 503, 200]
+    server, url, seen = _flaky_server([500] * 10)
+    try:
+        with pytest.raises(PolyPersonaError, match="answered HTTP 500"): OpenAIBackend(url, "m", http_retries=2).answer([req])
+    finally: server.shutdown()
+    assert seen == [500, 500, 500]  # the first try and two retries, then a clear error
