@@ -583,8 +583,9 @@ def build_import(run_dir, cfg: dict) -> dict:
     "The data set of a run made from existing answers (`teacher.import_path`), with its personas, questions and plan."
     started, t, run_dir = time.time(), cfg["teacher"], Path(run_dir)
     if not t["import_path"]: fail("teacher.import_path is not set; give the folder to import, e.g. --teacher import:PATH")
-    made = read_manifest(run_dir)["stages"].get("personas", {})
-    if (run_dir / "personas.jsonl").exists() and made.get("imported_from") != str(t["import_path"]):
+    made = read_manifest(run_dir)["stages"]
+    # personas that a finished stage made otherwise are the run's own; an unrecorded file is a killed import's
+    if "personas" in made and made["personas"].get("imported_from") != str(t["import_path"]):
         fail(f"{run_dir} already has its own personas; an import brings its own, so import into a new --run directory")
     personas, questions, plan, records = import_original(t["import_path"])
     write_jsonl(run_dir / "personas.jsonl", [asdict(p) for p in personas])
