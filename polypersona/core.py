@@ -148,7 +148,7 @@ def load_config(profile: str = "cpu", overrides: dict | None = None) -> dict:
     return cfg
 
 # %% ../nbs/10_core.ipynb #e626d1f3
-STAGES = {"personas": "personas", "plan": "plan", "dataset": "teacher"}  # stage: its config section, in pipeline order
+STAGES = {"personas": "personas", "plan": "plan", "dataset": "teacher", "train": "train"}  # stage: its config section, in pipeline order
 
 # %% ../nbs/10_core.ipynb #1ffbf1b0
 def _dotted(cfg: dict, key: str):
@@ -163,9 +163,12 @@ def open_run(run_dir, profile: str | None = None, overrides: dict | None = None)
     if not saved.exists(): cfg = load_config(profile or "cpu", overrides)
     else:
         old = _read_yaml(saved, "run config")
+        if "profile" not in old: fail(f"{saved} has no profile key; it was not written by polypersona")
+        old = merge_config(load_config(old["profile"]), old)  # a section added since the run began gets its defaults
         if profile and profile != old["profile"]:
             fail(f"{run_dir} was made with profile {old['profile']!r}, not {profile!r}; use another --run directory")
-        cfg, done = merge_config(old, nest(overrides)), stages_done(run_dir)
+        cfg = merge_config(old, nest(overrides))
+        done = {s.split(":")[0] for s in stages_done(run_dir)}  # per-model stages are named like train:smollm2-135m
         for key in overrides:
             stage = next((s for s, section in STAGES.items() if section == key.split(".")[0]), None)
             if stage is None or _dotted(cfg, key) == _dotted(old, key): continue

@@ -13,7 +13,8 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'CHATML', 'PHI2', 'MISTRAL', 'LLAMA_TARGETS', 'REGISTRY', 'SMOLLM2_GGUF', 'TINY_CORPUS', 'ModelSpec',
-           'get_spec', 'cache_dir', 'smollm2_gguf', 'smollm2_folder', 'tiny_model', 'load_tokenizer', 'load_model']
+           'get_spec', 'cache_dir', 'smollm2_gguf', 'smollm2_folder', 'tiny_model', 'model_source', 'load_tokenizer',
+           'load_model']
 
 # %% ../nbs/11_models.ipynb #87ec3cad
 CHATML = ("{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>' + '\n' }}{% endfor %}"
@@ -129,11 +130,16 @@ def tiny_model(seed: int = 0, layers: int = 2, hidden: int = 64):
     return LlamaForCausalLM(config).eval(), tok
 
 # %% ../nbs/11_models.ipynb #301572e5
+def model_source(name: str) -> str:
+    "What `from_pretrained` loads model `name` from: the converted embedded folder, a hub id or a local folder."
+    if name == "tiny-random": fail("the tiny model is built in memory by `tiny_model()`; it has no folder")
+    return str(smollm2_folder()) if name == "smollm2-135m" else get_spec(name).hub_id
+
+# %% ../nbs/11_models.ipynb #f711e925
 def load_tokenizer(name: str):
     "The tokenizer of model `name`, ready for batched chat: a pad token, left padding, the registry's template."
     from transformers import AutoTokenizer
-    spec = get_spec(name)
-    source = smollm2_folder() if name == "smollm2-135m" else spec.hub_id
+    spec, source = get_spec(name), model_source(name)
     try: tok = AutoTokenizer.from_pretrained(source)
     except OSError as e: fail(f"cannot load the tokenizer of {name!r} from {source}: {str(e).splitlines()[0]} "
                               "(offline? download the model first, or pass the path of a local copy)")
@@ -143,17 +149,17 @@ def load_tokenizer(name: str):
     if not tok.chat_template: fail(f"model {name!r} has no chat template; add one to its registry entry")
     return tok
 
-# %% ../nbs/11_models.ipynb #f711e925
+# %% ../nbs/11_models.ipynb #e251dd02
 def load_model(name: str = "smollm2-135m", device: str | None = None, dtype=None):
     "Model `name` and its tokenizer, on `device` (default: CUDA if present, else CPU), in eval mode."
     import torch
     from transformers import AutoModelForCausalLM
     if name == "tiny-random": return tiny_model()
-    spec, tok = get_spec(name), load_tokenizer(name)
+    tok = load_tokenizer(name)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     dtype = dtype or (torch.bfloat16 if device.startswith("cuda") and torch.cuda.is_bf16_supported() else
                       torch.float16 if device.startswith("cuda") else torch.float32)
-    source = smollm2_folder() if name == "smollm2-135m" else spec.hub_id
+    source = model_source(name)
     try: model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype).to(device)
     except OSError as e: fail(f"cannot load model {name!r} from {source}: {str(e).splitlines()[0]} "
                               "(offline? download it first, or pass the path of a local copy)")

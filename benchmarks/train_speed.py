@@ -1,0 +1,128 @@
+"""Training speed on this machine: trained tokens per second, peak memory and model FLOPs utilisation of our
+trainer against trl's defaults, on the same examples.
+
+    .venv/bin/python benchmarks/train_speed.py [--run DIR] [--examples 48] [--model smollm2-135m]
+
+The examples are the first `examples` of a run's train split (`--run`), or else of the public replication's data
+(../shared, if present), or else canned ones. Each setting trains one epoch in its own process (so that peak
+memory is its own) with the paper's LoRA on all attention and MLP projections, in fp32 on the CPU:
+
+- ours: `polypersona.train` as `polypersona train` runs it (micro-batch chosen for the machine, no gradient
+  checkpointing on a CPU, batches grouped by length, output layer and loss on the answer positions only);
+- trl defaults: trl's `SFTTrainer` on the same conversations as prompt/completion pairs, with everything trl
+  sets by default (micro-batch 8, gradient checkpointing on, its fused output layer), bf16 off as a CPU needs.
+
+Tokens are real tokens (padding not counted). Model FLOPs count what LoRA training must compute: forward and
+backward through the frozen weights (4 x parameters a token; the LoRA matrices are negligible) plus attention
+(6 x layers x hidden x context a token), with the output layer counted at the answer positions only. Utilisation is those
+FLOPs per second against a fp32 matrix-multiply peak measured in the same run. Timings vary by about 20 % on
+shared machines.
+"""
+import argparse, json, os, platform, resource, subprocess, sys, tempfile, time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+REPLICATION = ROOT.parent / "shared" / "research" / "data" / "Polypersona_Replication" / "generated_data_2"
+
+
+def records(run: str | None, n: int) -> list[dict]:
+    from polypersona.core import read_jsonl
+    from polypersona.train import toy_records
+    if run: return read_jsonl(Path(run) / "dataset" / "train.jsonl")[:n]
+    if REPLICATION.is_dir():
+        from polypersona.dialogue import import_original
+        return [r for r in import_original(REPLICATION)[3] if r["split"] == "train"][:n]
+    return [r for r in toy_records(2 * n) if r["split"] == "train"][:n]
+
+
+def matmul_peak() -> float:
+    "fp32 GFLOP/s of a large matrix product on this machine (best of a few)."
+    import torch
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(5))
+    return 2 * 2048 ** 3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter(); fn(); return time.perf_counter() - t
+
+
+def ours(model: str, recs: list[dict]) -> dict:
+    from polypersona.core import load_config
+    from polypersona.train import choose_setup, detect_hardware, load_for_training, make_trainer, model_config, model_shape, training_examples
+    from polypersona.models import load_tokenizer
+    c = {**load_config("cpu")["train"], "epochs": 1}
+    tok = load_tokenizer(model)
+    rows, _ = training_examples(tok, recs, c["max_length"])
+    setup = choose_setup(detect_hardware(), model_shape(model_config(model)), c, max(len(r["input_ids"]) for r in rows))
+    m, tok = load_for_training(model, setup)
+    trainer = make_trainer(model, m, tok, rows, [], c, setup, tempfile.mkdtemp())
+    trainer.args.save_strategy, trainer.args.disable_tqdm = "no", True
+    return {"seconds": _timed(trainer.train), "rows": rows, "micro_batch": setup.micro_batch, "checkpointing": setup.gradient_checkpointing}
+
+
+def trl_defaults(model: str, recs: list[dict]) -> dict:
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+    from polypersona.core import load_config
+    from polypersona.models import load_model
+    from polypersona.train import lora_config, training_examples
+    m, tok = load_model(model)
+    data = Dataset.from_list([{"prompt": r["messages"][:-1], "completion": r["messages"][-1:]} for r in recs])
+    args = SFTConfig(output_dir=tempfile.mkdtemp(), num_train_epochs=1, use_cpu=True, bf16=False, report_to="none",
+                     save_strategy="no", disable_tqdm=True, learning_rate=2e-4)
+    trainer = SFTTrainer(model=m.train(), args=args, train_dataset=data, processing_class=tok,
+                         peft_config=lora_config(model, load_config("cpu")["train"]))
+    rows, _ = training_examples(tok, recs, 10_000)
+    return {"seconds": _timed(trainer.train), "rows": rows, "micro_batch": args.per_device_train_batch_size,
+            "checkpointing": args.gradient_checkpointing}
+
+
+def one(setting: str, model: str, run: str | None, n: int):
+    "Train with one setting and print its figures as JSON (run in a child process)."
+    import torch
+    from polypersona.models import load_model
+    from polypersona.train import model_config
+    recs = records(run, n)
+    got = {"ours": ours, "trl": trl_defaults}[setting](model, recs)
+    cfg = model_config(model)
+    h, layers, vocab = cfg.hidden_size, cfg.num_hidden_layers, cfg.vocab_size
+    params = sum(p.numel() for p in load_model(model)[0].parameters())
+    body = params - vocab * h  # the output layer (tied or not) is counted where it runs
+    tokens = sum(len(r["input_ids"]) for r in got["rows"])
+    answers = sum(sum(t != -100 for t in r["labels"]) for r in got["rows"])
+    attention = sum(6 * layers * h * len(r["input_ids"]) ** 2 for r in got["rows"])  # QK and AV, causal half, forward and backward
+    flops = 4 * body * tokens + 4 * vocab * h * answers + attention
+    print(json.dumps({"setting": setting, "tokens": tokens, "seconds": got["seconds"], "gflops": flops / 1e9,
+                      "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+                      "micro_batch": got["micro_batch"], "checkpointing": got["checkpointing"], "threads": torch.get_num_threads()}))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--run", help="a run directory whose train split to use")
+    ap.add_argument("--examples", type=int, default=48, help="training examples (one epoch of them)")
+    ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--one", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one: return one(args.one, args.model, args.run, args.examples)
+    peak = matmul_peak()
+    print(f"# training speed, {args.examples} examples, {args.model}; {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} cores; fp32 matmul peak {peak:.0f} GFLOP/s")
+    results = {}
+    for setting in ("ours", "trl"):
+        cmd = [sys.executable, __file__, "--one", setting, "--examples", str(args.examples), "--model", args.model] + (["--run", args.run] if args.run else [])
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        if out.returncode: sys.exit(out.stderr[-3000:])
+        results[setting] = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"{'setting':<14}{'micro':>6}{'ckpt':>6}{'tokens':>8}{'seconds':>9}{'tokens/s':>10}{'peak GB':>9}{'MFU':>7}")
+    for name, r in results.items():
+        print(f"{name:<14}{r['micro_batch']:>6}{'on' if r['checkpointing'] else 'off':>6}{r['tokens']:>8}{r['seconds']:>9.1f}"
+              f"{r['tokens'] / r['seconds']:>10.1f}{r['peak_rss_gb']:>9.2f}{r['gflops'] / r['seconds'] / peak:>7.1%}")
+    ratio = (results["ours"]["tokens"] / results["ours"]["seconds"]) / (results["trl"]["tokens"] / results["trl"]["seconds"])
+    print(f"ours / trl defaults: {ratio:.2f} x the tokens per second")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"Stage 02: LoRA training on the tiny model and the embedded one, resuming, the 4-bit path, and bad input."
+import json
+import pytest
+import torch
+from transformers import TrainerCallback
+from polypersona.core import load_config, open_run
+from polypersona.train import (Setup, StepLog, encode_example, last_checkpoint, load_for_training, load_trained, make_trainer,
+                               toy_records, train_model, training_examples, write_dataset)
+from polypersona.models import load_tokenizer, tiny_model
+from conftest import run_cli
+
+FAST = {"train.epochs": 2, "train.batch_size": 4, "train.learning_rate": 0.01, "train.checkpoint_steps": 2}
+
+
+def toy_run(path, n=20, **overrides):
+    "A run with a data set of `n` canned conversations and fast training settings."
+    write_dataset(path, toy_records(n))
+    return open_run(path, "smoke", {**FAST, **overrides})
+
+
+def adapter_weights(run, model="tiny-random"):
+    from safetensors.torch import load_file
+    return load_file(str(run / "models" / model / "adapter" / "adapter_model.safetensors"))
+
+
+def test_train_save_reload_generate(tmp_path):
+    manifest = train_model(tmp_path, toy_run(tmp_path), "tiny-random")
+    assert manifest["val_loss"][-1]["val_loss"] < manifest["val_loss"][0]["val_loss"]
+    assert manifest["data"] == {"train_examples": 16, "val_examples": 4, "too_long_left_out": 0,
+                                "train_tokens": manifest["data"]["train_tokens"], "answer_tokens": manifest["data"]["answer_tokens"]}
+    assert manifest["tokens_trained"] == 2 * manifest["data"]["train_tokens"]
+    assert {"hardware", "environment", "setup", "wall_s", "data_hash", "settings"} <= set(manifest)
+    tuned, tok = load_trained(tmp_path, "tiny-random")
+    unmerged, _ = load_trained(tmp_path, "tiny-random", merge=False)
+    base, _ = tiny_model()
+    prompt = tok(tok.apply_chat_template(toy_records(1)[0]["messages"][:1], tokenize=False, add_generation_prompt=True),
+                 return_tensors="pt", add_special_tokens=False)
+    with torch.no_grad():
+        logits = [m(**prompt).logits for m in (tuned, unmerged, base)]
+    assert torch.allclose(logits[0], logits[1], atol=1e-4)  # merging changes nothing
+    assert not torch.allclose(logits[0], logits[2], atol=1e-3)  # training did
+    made = tuned.generate(**prompt, max_new_tokens=8, do_sample=False)
+    assert made.shape[1] > prompt["input_ids"].shape[1]
+
+
+def test_label_mask_of_the_embedded_model(tmp_path):
+    "On SmolLM2's own template, the loss covers exactly the answer and <|im_end|>; the prompt is generation's."
+    tok = load_tokenizer("smollm2-135m")
+    record = toy_records(1)[0]
+    example = encode_example(tok, record["messages"])
+    labelled = [t for t in example["labels"] if t != -100]
+    assert tok.decode(labelled) == record["messages"][-1]["content"] + "<|im_end|>"
+    start = example["labels"].index(labelled[0])
+    prompt = tok.apply_chat_template(record["messages"][:1], tokenize=False, add_generation_prompt=True)
+    assert example["input_ids"][:start] == tok(prompt, add_special_tokens=False)["input_ids"]
+    lengths = [len(encode_example(tok, r["messages"])["input_ids"]) for r in toy_records(5)]
+    kept, dropped = training_examples(tok, toy_records(5), max_length=min(lengths))  # longer ones are left out, not cut
+    assert (len(kept), dropped) == (lengths.count(min(lengths)), 5 - lengths.count(min(lengths)))
+
+
+class Interrupt(TrainerCallback):
+    "Stop a run the way Ctrl-C would, at a given optimizer step."
+    def __init__(self, step): self.step = step
+    def on_step_end(self, args, state, control, **kw):
+        if state.global_step == self.step: raise KeyboardInterrupt
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path):
+    "Without dropout (whose random masks a resumed run does not replay) it ends with the uninterrupted run's adapter."
+    whole, cut, exact = tmp_path / "whole", tmp_path / "cut", {"train.lora.dropout": 0.0}
+    train_model(whole, toy_run(whole, **exact), "tiny-random")
+    with pytest.raises(KeyboardInterrupt):
+        train_model(cut, toy_run(cut, **exact), "tiny-random", callbacks=[Interrupt(5)])
+    assert last_checkpoint(cut / "models" / "tiny-random" / "checkpoints").name == "checkpoint-4"
+    resumed = train_model(cut, open_run(cut), "tiny-random")
+    assert resumed["resumed_from_step"] == 4 and resumed["steps"] == 8
+    steps = [int(r["step"]) for r in StepLog.rows(cut / "models" / "tiny-random" / "train_log.csv") if r["loss"]]
+    assert steps == list(range(1, 9))  # each step once: step 5, trained twice, is logged once
+    a, b = adapter_weights(whole), adapter_weights(cut)
+    assert all(torch.equal(a[k], b[k]) for k in a)  # the same batches in the same order: the same adapter
+    assert "already trained" in run_cli("train", "--run", cut, "--model", "tiny-random").stdout
+
+
+def test_a_half_written_checkpoint_is_not_resumed(tmp_path):
+    (tmp_path / "checkpoint-4").mkdir()
+    (tmp_path / "checkpoint-6").mkdir()  # a kill while it was being written: no marker
+    assert last_checkpoint(tmp_path) is None
+    (tmp_path / "last.json").write_text(json.dumps({"step": 4, "path": "checkpoint-4"}))
+    assert last_checkpoint(tmp_path).name == "checkpoint-4"
+
+
+def test_the_4bit_path_keeps_the_adapter_in_fp32(tmp_path):
+    "QLoRA's code path on this CPU (bitsandbytes runs NF4 on a CPU too): trl casts the adapter to bf16, we put it back."
+    model, tok = tiny_model()
+    model.save_pretrained(tmp_path / "tiny"); tok.save_pretrained(tmp_path / "tiny")
+    setup = Setup("cpu", True, "fp32", "fp32", False, "sdpa", 4, 1, 1.0)
+    quantized, tok = load_for_training(str(tmp_path / "tiny"), setup)
+    assert "Linear4bit" in {type(m).__name__ for m in quantized.modules()}
+    c = load_config("smoke", FAST)["train"]
+    rows, _ = training_examples(tok, toy_records(8), 512)
+    trainer = make_trainer(str(tmp_path / "tiny"), quantized, tok, rows, [], c, setup, tmp_path / "ckpt")
+    assert {p.dtype for p in trainer.model.parameters() if p.requires_grad} == {torch.float32}
+    trainer.train()
+    assert trainer.state.global_step == 4
+
+
+def test_cli_trains_the_embedded_model(tmp_path):
+    run = tmp_path / "run"
+    write_dataset(run, toy_records(10))
+    done = run_cli("train", "--run", run, "--profile", "smoke", "--micro-batch", "4")
+    assert done.returncode == 0, done.stderr
+    assert "micro-batch 4: as train.micro_batch asks" in done.stdout and "validation loss" in done.stdout
+    out = run / "models" / "smollm2-135m"
+    assert {"adapter_model.safetensors", "adapter_config.json", "tokenizer.json", "chat_template.jinja"} <= {p.name for p in (out / "adapter").iterdir()}
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["setup"]["precision"] == "fp32" and manifest["setup"]["gradient_checkpointing"] is False
+    assert json.loads((out / "adapter" / "adapter_config.json").read_text())["base_model_name_or_path"] == "smollm2-135m"
+    header = (out / "train_log.csv").read_text().splitlines()[0]
+    assert header == "step,epoch,loss,learning_rate,grad_norm,tokens_per_s,eval_loss,time"
+    assert "train:smollm2-135m" in json.loads((run / "manifest.json").read_text())["stages"]
+    again = run_cli("train", "--run", run, "--epochs", "3")
+    assert again.returncode == 2 and "start a new --run directory" in again.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--model", "gpt-5"], "unknown model 'gpt-5'"),
+    (["--learning-rate", "3"], "train.learning_rate is 3.0"),
+    (["--lora-r", "0"], "train.lora.r is 0"),
+    (["--quantization", "4bit"], "needs a CUDA GPU"),
+    (["--micro-batch", "3"], "train.micro_batch is 3"),
+])
+def test_bad_training_input(tmp_path, args, message):
+    write_dataset(tmp_path, toy_records(5))
+    done = run_cli("train", "--run", tmp_path, "--profile", "smoke", "--model", "tiny-random", *args)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_no_train_split_and_another_base_model(tmp_path):
+    write_dataset(tmp_path, [r | {"split": "val"} for r in toy_records(3)])
+    done = run_cli("train", "--run", tmp_path, "--profile", "smoke", "--model", "tiny-random")
+    assert done.returncode == 2 and "needs a train split" in done.stderr
+    write_dataset(tmp_path, toy_records(5))
+    (tmp_path / "models" / "tiny-random").mkdir(parents=True)
+    (tmp_path / "models" / "tiny-random" / "manifest.json").write_text(json.dumps({"base": "/models/other", "settings": {}, "data_hash": ""}))
+    done = run_cli("train", "--run", tmp_path, "--model", "tiny-random")
+    assert done.returncode == 2 and "trained on /models/other, not tiny-random" in done.stderr
+
+
+def test_without_cuda_auto_falls_back_with_a_warning(tmp_path):
+    cfg = toy_run(tmp_path, 10, **{"train.quantization": "auto", "train.epochs": 1})
+    with pytest.warns(UserWarning, match="instead of 4-bit QLoRA"):
+        manifest = train_model(tmp_path, cfg, "tiny-random")
+    assert manifest["setup"]["quantize"] is False
