@@ -89,7 +89,7 @@ class Hardware:
     name: str
     free_gb: float  # free memory of one GPU, or available RAM
     capability: tuple | None = None  # CUDA compute capability, e.g. (7, 5) for a T4
-    gpus: int = 1  # processes training together (accelerate launch)
+    processes: int = 1  # processes training together (accelerate launch, torchrun), one a GPU
     flash_attention: bool = False  # flash-attn is installed
 
 def detect_hardware() -> Hardware:
@@ -176,22 +176,23 @@ def choose_setup(hw: Hardware, shape: Shape, c: dict, tokens: int) -> Setup:
     flash = cuda and hw.flash_attention and hw.capability >= (8, 0) and precision != "fp32"
     attention = "flash_attention_2" if flash else "sdpa"
     notes.append(f"attention {attention}" + ("" if flash else ": FlashAttention 2 is not available here"))
-    if c["batch_size"] % hw.gpus: fail(f"train.batch_size {c['batch_size']} cannot be split over {hw.gpus} GPUs; make it a multiple of {hw.gpus}")
-    per_gpu = c["batch_size"] // hw.gpus
+    if c["batch_size"] % hw.processes:
+        fail(f"train.batch_size {c['batch_size']} cannot be split over {hw.processes} processes; make it a multiple of {hw.processes}")
+    per_process = c["batch_size"] // hw.processes
     gb = lambda m: training_gb(shape, quantize, precision, ckpt, m, tokens)
     if c["micro_batch"]:
         micro = c["micro_batch"]
-        if per_gpu % micro: fail(f"train.micro_batch {micro} does not divide the batch of {per_gpu} per GPU")
+        if per_process % micro: fail(f"train.micro_batch {micro} does not divide the batch of {per_process} per process")
         notes.append(f"micro-batch {micro}: as train.micro_batch asks")
     else:
         sizes = (16, 8, 4, 2, 1) if cuda else (4, 2, 1)  # a CPU is no faster on bigger batches, and pads more
-        fits = [m for m in sizes if per_gpu % m == 0 and gb(m) <= 0.85 * hw.free_gb]
+        fits = [m for m in sizes if per_process % m == 0 and gb(m) <= 0.85 * hw.free_gb]
         if not fits: fail(f"training this {shape.params_b:.1f}B model needs about {gb(1):.1f} GB even one sequence at a time, and "
                           f"{hw.free_gb:.1f} GB is free; use quantization on a GPU, a shorter train.max_length, or a bigger machine")
         micro = fits[0]
         notes.append(f"micro-batch {micro}: about {gb(micro):.1f} GB of the {hw.free_gb:.1f} GB free")
-    accumulation = per_gpu // micro
-    notes.append(f"gradient accumulation {accumulation}: effective batch {micro} x {accumulation}" + (f" x {hw.gpus} GPUs" if hw.gpus > 1 else "") + f" = {c['batch_size']}")
+    accumulation = per_process // micro
+    notes.append(f"gradient accumulation {accumulation}: effective batch {micro} x {accumulation}" + (f" x {hw.processes} processes" if hw.processes > 1 else "") + f" = {c['batch_size']}")
     return Setup(hw.device, quantize, precision, adapter, ckpt, attention, micro, accumulation, round(gb(micro), 2), notes)
 
 # %% ../nbs/02_qlora_train.ipynb #3d65aa51
@@ -235,6 +236,7 @@ class StepLog(TrainerCallback):
     "Append each logged training step and each validation to a CSV file."
     def __init__(self, path, start_step: int = 0):
         self.path, self.last = Path(path), None
+        if int(os.environ.get("RANK", 0)): return  # under accelerate launch, the main process keeps the log
         rows = self.rows(self.path)
         keep = [r for r in rows if int(r["step"]) <= start_step]  # steps after the checkpoint are trained again
         with open(self.path, "w", newline="") as f:
@@ -408,7 +410,8 @@ def train_model(run_dir,  # the run directory, which holds dataset/
     if not train_rows: fail(f"every training example is longer than train.max_length {c['max_length']} tokens; raise it")
     hw = detect_hardware()
     setup = _resume_setup(out, choose_setup(hw, model_shape(config), c, max(len(r["input_ids"]) for r in train_rows)))
-    if not (out / "state.json").exists(): atomic_write(out / "state.json", json.dumps({**state, "setup": asdict(setup)}, indent=2) + "\n")
+    if not (out / "state.json").exists() and not int(os.environ.get("RANK", 0)):
+        atomic_write(out / "state.json", json.dumps({**state, "setup": asdict(setup)}, indent=2) + "\n")
     for note in setup.decisions: log.info(note)
     model, tok = load_for_training(name, setup)
     ckpts = out / "checkpoints"
@@ -422,15 +425,7 @@ def train_model(run_dir,  # the run directory, which holds dataset/
 
 # %% ../nbs/02_qlora_train.ipynb #38f94c7c
 def _finish(run_dir: Path, out: Path, name, trainer, c, state, setup, hw, train_rows, val_rows, dropped, resume, started) -> dict:
-    "Save the adapter and the manifest of a finished training; return the manifest."
-    if not trainer.is_world_process_zero(): return {}
-    tmp = out / ".adapter.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tuned = trainer.accelerator.unwrap_model(trainer.model)
-    tuned.peft_config["default"].base_model_name_or_path = state["base"]
-    tuned.save_pretrained(str(tmp), save_embedding_layers=False)  # LoRA only: the embeddings are the base model's
-    trainer.processing_class.save_pretrained(str(tmp))
-    shutil.rmtree(out / "adapter", ignore_errors=True); os.replace(tmp, out / "adapter")
+    "Save the adapter and the manifest of a finished training (the main process does); return the manifest."
     history = trainer.state.log_history
     evals = [{"epoch": round(h["epoch"], 2), "val_loss": round(h["eval_loss"], 4)} for h in history if "eval_loss" in h]
     tokens = sum(len(r["input_ids"]) for r in train_rows)
@@ -441,6 +436,14 @@ def _finish(run_dir: Path, out: Path, name, trainer, c, state, setup, hw, train_
                 "tokens_trained": tokens * c["epochs"], "steps": trainer.state.global_step, "val_loss": evals,
                 "train_loss": next((round(h["train_loss"], 4) for h in reversed(history) if "train_loss" in h), None),
                 "setup": asdict(setup), "hardware": asdict(hw), "environment": environment()}
+    if not trainer.is_world_process_zero(): return manifest
+    tmp = out / ".adapter.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tuned = trainer.accelerator.unwrap_model(trainer.model)
+    tuned.peft_config["default"].base_model_name_or_path = state["base"]
+    tuned.save_pretrained(str(tmp), save_embedding_layers=False)  # LoRA only: the embeddings are the base model's
+    trainer.processing_class.save_pretrained(str(tmp))
+    shutil.rmtree(out / "adapter", ignore_errors=True); os.replace(tmp, out / "adapter")
     atomic_write(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
     (out / "state.json").unlink(missing_ok=True)
     shutil.rmtree(out / "checkpoints", ignore_errors=True)

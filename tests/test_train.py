@@ -151,3 +151,20 @@ def test_without_cuda_auto_falls_back_with_a_warning(tmp_path):
     with pytest.warns(UserWarning, match="instead of 4-bit QLoRA"):
         manifest = train_model(tmp_path, cfg, "tiny-random")
     assert manifest["setup"]["quantize"] is False
+
+
+def test_two_processes_share_the_batch(tmp_path):
+    "Data-parallel training as on several GPUs, here two CPU processes under torchrun (gloo): one log, one adapter."
+    import subprocess, sys
+    from pathlib import Path
+    write_dataset(tmp_path, toy_records(20))
+    torchrun = Path(sys.executable).parent / "torchrun"
+    done = subprocess.run([str(torchrun), "--nproc_per_node", "2", str(Path(sys.executable).parent / "polypersona"), "--",
+                           "train", "--run", str(tmp_path), "--profile", "smoke", "--model", "tiny-random", "--epochs", "2"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "effective batch 4 x 2 x 2 processes = 16" in done.stdout
+    manifest = json.loads((tmp_path / "models" / "tiny-random" / "manifest.json").read_text())
+    assert manifest["hardware"]["processes"] == 2 and manifest["steps"] == 2
+    steps = [r["step"] for r in StepLog.rows(tmp_path / "models" / "tiny-random" / "train_log.csv") if r["loss"]]
+    assert steps == ["1", "2"]  # written once, by the main process
