@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
 PROFILE ?= cpu
-EXTRAS ?= train,server,metrics,notebooks,serve,dev
+EXTRAS ?= train,gpu,server,metrics,notebooks,serve,dev
 
 .PHONY: setup reproduce test export check clean-notebooks
 

@@ -124,7 +124,7 @@ def _generate_batch(self: LocalBackend, ids, mask, budgets: list[int], seed: int
     torch.manual_seed(seed)
     with torch.inference_mode():
         gen = self.model.generate(input_ids=ids, attention_mask=mask, cache=cache, max_new_tokens=max(budgets), min_new_tokens=floor,
-                                  stopping_criteria=StoppingCriteriaList([sentence_stop(tok, ids.shape[1], sentences)]),
+                                  stopping_criteria=StoppingCriteriaList([sentence_stop(tok, ids.shape[1], sentences)] if any(sentences) else []),
                                   pad_token_id=tok.pad_token_id, eos_token_id=sorted(self.stop_ids), **sampling)[:, ids.shape[1]:]
     out = []
     for row, budget, n in zip(gen.tolist(), budgets, sentences):
@@ -191,7 +191,7 @@ class OpenAIBackend:
                  temperature: float = 0.7,
                  top_p: float = 0.9):
         from openai import OpenAI
-        if not base_url: fail("teacher.base_url is not set; give the server's address, e.g. --base-url http://127.0.0.1:8000/v1")
+        if not base_url: fail("the server's base_url is not set; give its address, e.g. --base-url http://127.0.0.1:8000/v1")
         self.name, self.base_url, self.model, self.key_env = f"openai:{model}", base_url, model, api_key_env
         self.concurrency, self.temperature, self.top_p = concurrency, temperature, top_p
         self.client = OpenAI(base_url=base_url, api_key=os.environ.get(api_key_env) or "none", timeout=timeout_s, max_retries=http_retries)
@@ -202,9 +202,9 @@ class OpenAIBackend:
         try:
             res = self.client.chat.completions.create(model=self.model, messages=r.messages, max_tokens=r.max_new_tokens,
                                                       temperature=self.temperature, top_p=self.top_p, seed=r.seed)
-        except openai.APIConnectionError: fail(f"cannot reach the server at {self.base_url} (after retries); start it, or fix teacher.base_url")
+        except openai.APIConnectionError: fail(f"cannot reach the server at {self.base_url} (after retries); start it, or fix the base URL (--base-url)")
         except openai.AuthenticationError: fail(f"the server at {self.base_url} refused the key; put a valid one in ${self.key_env}")
-        except openai.NotFoundError: fail(f"the server at {self.base_url} has no model {self.model!r}; fix teacher.model")
+        except openai.NotFoundError: fail(f"the server at {self.base_url} has no model {self.model!r}; give the name it serves the model by")
         except openai.APIStatusError as e: fail(f"the server at {self.base_url} answered HTTP {e.status_code} (after retries): {str(e)[:200]}")
         c = res.choices[0]
         return Reply((c.message.content or "").strip(), "length" if c.finish_reason == "length" else "stop", None,

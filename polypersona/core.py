@@ -148,7 +148,7 @@ def load_config(profile: str = "cpu", overrides: dict | None = None) -> dict:
     return cfg
 
 # %% ../nbs/10_core.ipynb #e626d1f3
-STAGES = {"personas": "personas", "plan": "plan", "dataset": "teacher", "train": "train"}  # stage: its config section, in pipeline order
+STAGES = {"personas": "personas", "plan": "plan", "dataset": "teacher", "train": "train", "generate": "generate"}  # stage: its config section, in pipeline order
 
 # %% ../nbs/10_core.ipynb #1ffbf1b0
 def _dotted(cfg: dict, key: str):

@@ -18,11 +18,11 @@ from .models import REGISTRY, get_spec, load_tokenizer, model_source, tiny_model
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'SCHEDULERS', 'DTYPES', 'LOG_FIELDS', 'check_settings', 'prompt_ids', 'encode_example', 'training_examples',
-           'Hardware', 'detect_hardware', 'Shape', 'model_shape', 'training_gb', 'Setup', 'choose_setup',
-           'model_config', 'load_for_training', 'lora_config', 'StepLog', 'Checkpoints', 'last_checkpoint',
-           'EpochLengthSampler', 'AnswerLossTrainer', 'adapter_dtypes', 'make_trainer', 'model_key', 'train_model',
-           'load_trained', 'write_dataset', 'toy_records']
+__all__ = ['log', 'SCHEDULERS', 'DTYPES', 'LOG_FIELDS', 'TOY_QUESTIONS', 'check_settings', 'prompt_ids', 'encode_example',
+           'training_examples', 'Hardware', 'detect_hardware', 'Shape', 'model_shape', 'training_gb', 'Setup',
+           'choose_setup', 'model_config', 'load_for_training', 'lora_config', 'StepLog', 'Checkpoints',
+           'last_checkpoint', 'EpochLengthSampler', 'AnswerLossTrainer', 'adapter_dtypes', 'make_trainer', 'model_key',
+           'train_model', 'load_trained', 'write_dataset', 'toy_records']
 
 # %% ../nbs/02_qlora_train.ipynb #130245ca
 SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup")
@@ -473,9 +473,19 @@ def write_dataset(run_dir, records: list[dict], content_hash: str = "example") -
     return ds
 
 # %% ../nbs/02_qlora_train.ipynb #ca07e332
+TOY_QUESTIONS = [("yesno", ["Yes", "No"], "Yes. I think that my work matters."),
+                 ("open", [], "I like my community."),
+                 ("likert", ["Strongly disagree", "Disagree", "Neither agree nor disagree", "Agree", "Strongly agree"],
+                  "Strongly agree. I am a survey respondent.")]
+
 def toy_records(n: int) -> list[dict]:
-    "`n` short conversations with canned answers, one in five in the val split: a data set for examples and tests."
-    answers = ["Yes. I think that my work matters.", "No. I like my community.", "Strongly agree. I am a survey respondent."]
-    return [{"id": f"r{i}", "split": "val" if i % 5 == 4 else "train",
-             "messages": [{"role": "user", "content": f"How satisfied are you with your life? ({i})"},
-                          {"role": "assistant", "content": answers[i % 3]}]} for i in range(n)]
+    "`n` data-set records of short conversations with canned answers, one in five in the val split: for examples and tests."
+    out = []
+    for i in range(n):
+        kind, options, answer = TOY_QUESTIONS[i % 3]
+        question = f"How satisfied are you with your life? ({i})"
+        out.append({"id": f"r{i:03d}", "split": "val" if i % 5 == 4 else "train", "domain": "lifestyle", "question_type": kind,
+                    "question_id": f"q{i % 3}", "question": question, "options": options, "persona_id": f"p{i % 4}",
+                    "persona": {"age": 30 + i % 4, "occupation": "teacher"}, "reference": answer,
+                    "messages": [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]})
+    return out

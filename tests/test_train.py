@@ -91,6 +91,7 @@ def test_a_half_written_checkpoint_is_not_resumed(tmp_path):
 
 def test_the_4bit_path_keeps_the_adapter_in_fp32(tmp_path):
     "QLoRA's code path on this CPU (bitsandbytes runs NF4 on a CPU too): trl casts the adapter to bf16, we put it back."
+    pytest.importorskip("bitsandbytes", reason="the 4-bit path needs bitsandbytes (the gpu extra; `make setup` installs it)")
     model, tok = tiny_model()
     model.save_pretrained(tmp_path / "tiny"); tok.save_pretrained(tmp_path / "tiny")
     setup = Setup("cpu", True, "fp32", "fp32", False, "sdpa", 4, 1, 1.0)

@@ -1,0 +1,105 @@
+"Stage 03: answers of the base and tuned models, locally and through a real local server; resuming and bad input."
+import json, threading, time
+import psutil
+import pytest
+from polypersona.backends import local_server
+from polypersona.core import PolyPersonaError, load_config, open_run, read_jsonl
+from polypersona.generate import generate, output_path
+from polypersona.train import toy_records, train_model, write_dataset
+from conftest import run_cli
+
+SMALL = {"generate.max_new_tokens": {"open": 12, "closed": 8}, "generate.batch_size": 2,
+         "train.epochs": 1, "train.batch_size": 4, "train.learning_rate": 0.01}
+
+
+def toy_run(path, n=30, **overrides):
+    "A run whose val records are its test split: 24 to train on, 6 to answer."
+    write_dataset(path, [r | {"split": "test" if r["split"] == "val" else "train"} for r in toy_records(n)])
+    return open_run(path, "smoke", {**SMALL, **overrides})
+
+
+def predictions(run, variant, model="tiny-random"):
+    return {r["id"]: r for r in read_jsonl(output_path(run, model, variant))}
+
+
+def test_base_and_tuned_answers_from_the_command_line(tmp_path):
+    toy_run(tmp_path)
+    assert run_cli("train", "--run", tmp_path, "--model", "tiny-random").returncode == 0
+    for variant in ("base", "tuned"):
+        done = run_cli("generate", "--run", tmp_path, "--model", "tiny-random", "--variant", variant)
+        assert done.returncode == 0, done.stderr
+        assert "6 answered now, 6 of 6 in all" in done.stdout
+    base, tuned = predictions(tmp_path, "base"), predictions(tmp_path, "tuned")
+    assert set(base) == set(tuned) == {r["id"] for r in read_jsonl(tmp_path / "dataset" / "test.jsonl")}
+    row = tuned["r004"]
+    assert {"id", "domain", "persona", "question", "reference", "prediction", "raw", "choice", "option_probs", "finish",
+            "prompt_tokens", "new_tokens", "seconds", "variant"} <= set(row)
+    assert any(base[i]["raw"] != tuned[i]["raw"] for i in base)  # the adapter changed the answers
+    stages = json.loads((tmp_path / "manifest.json").read_text())["stages"]
+    assert {"generate:tiny-random:base:test", "generate:tiny-random:tuned:test"} <= set(stages)
+    again = run_cli("generate", "--run", tmp_path, "--model", "tiny-random", "--variant", "tuned")
+    assert "0 answered now, 6 of 6" in again.stdout
+
+
+def test_merged_and_unmerged_adapters_answer_alike(tmp_path):
+    greedy = {"generate.open": "greedy"}
+    answers = []
+    for merge in (True, False):
+        run = tmp_path / str(merge)
+        cfg = toy_run(run, **greedy, **{"generate.merge": merge})
+        train_model(run, cfg, "tiny-random")
+        generate(run, cfg, "tiny-random", "tuned")
+        answers.append({i: r["raw"] for i, r in predictions(run, "tuned").items()})
+    assert answers[0] == answers[1]
+
+
+def test_one_domain_at_a_time_fills_the_same_file(tmp_path):
+    records = [r | {"split": "test" if r["split"] == "val" else "train", "domain": "finance" if i % 2 else "lifestyle"}
+               for i, r in enumerate(toy_records(30))]
+    write_dataset(tmp_path, records)
+    cfg = open_run(tmp_path, "smoke", SMALL)
+    first = generate(tmp_path, cfg, "tiny-random", "base", domain="finance")
+    assert first["answered"] < first["of"]
+    assert generate(tmp_path, cfg, "tiny-random", "base")["answered_now"] == first["of"] - first["answered"]
+
+
+def test_bad_generation_input(tmp_path):
+    toy_run(tmp_path)
+    bad = lambda *a: run_cli("generate", "--run", tmp_path, "--model", "tiny-random", *a)
+    assert "no trained adapter" in bad("--variant", "tuned").stderr
+    assert "it has: lifestyle" in bad("--variant", "base", "--domain", "finance").stderr
+    assert "invalid choice" in bad("--variant", "fine").stderr
+    (tmp_path / "dataset" / "val.jsonl").write_text("")
+    assert "val split of" in bad("--variant", "base", "--split", "val").stderr
+    adapter = tmp_path / "models" / "tiny-random" / "adapter"
+    adapter.mkdir(parents=True)
+    (adapter / "adapter_model.safetensors").write_bytes(b"")
+    (adapter.parent / "manifest.json").write_text(json.dumps({"base": "/models/other"}))
+    done = bad("--variant", "tuned")
+    assert done.returncode == 2 and "trained on /models/other, not tiny-random" in done.stderr, done.stderr
+
+
+def _kill_server_after(path, lines: int, port: int):
+    "Kill the server on `port` once `path` has `lines` lines: a server that goes away mid-run."
+    while not (path.exists() and len(path.read_text().splitlines()) >= lines): time.sleep(0.2)
+    for p in psutil.process_iter(["cmdline"]):
+        if "serve" in (p.info["cmdline"] or []) and str(port) in p.info["cmdline"]: p.kill()
+
+
+def test_server_path_and_a_server_that_goes_away(tmp_path):
+    "The embedded model behind a real OpenAI-compatible server (transformers serve) on 127.0.0.1."
+    from polypersona.backends import _free_port
+    port = _free_port()
+    cfg = toy_run(tmp_path, **{"generate.backend": "openai", "generate.base_url": f"http://127.0.0.1:{port}/v1",
+                               "generate.concurrency": 1, "generate.http_retries": 1, "generate.timeout_s": 60})
+    out = output_path(tmp_path, "smollm2-135m", "base")
+    with local_server("smollm2-135m", port) as (url, name):
+        threading.Thread(target=_kill_server_after, args=(out, 4, port), daemon=True).start()
+        with pytest.raises(PolyPersonaError, match="cannot reach the server"):
+            generate(tmp_path, cfg, "smollm2-135m", "base", server_model=name)
+    assert len(read_jsonl(out)) == 4  # the first chunk, written before the server went away, is kept
+    with local_server("smollm2-135m", port) as (url, name):
+        assert generate(tmp_path, cfg, "smollm2-135m", "base", server_model=name)["answered_now"] == 2
+    rows = read_jsonl(out)
+    assert len(rows) == 6 and all(r["prediction"] for r in rows)
+    assert all(r["choice"] in r["options"] or r["choice"] is None for r in rows if r["options"])
