@@ -5,6 +5,7 @@
 # %% ../nbs/10_core.ipynb #0d999278
 from __future__ import annotations
 import copy, hashlib, json, os, platform, tempfile, time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import metadata, resources
 from pathlib import Path
@@ -13,7 +14,8 @@ import yaml
 # %% auto #0
 __all__ = ['CONFIGS', 'OPEN_KEYS', 'STAGES', 'PACKAGES', 'PolyPersonaError', 'fail', 'atomic_write', 'write_jsonl', 'read_text',
            'read_jsonl', 'append_jsonl', 'read_log', 'profile_names', 'merge_config', 'nest', 'load_config', 'open_run',
-           'sha256', 'read_manifest', 'stages_done', 'environment', 'record_stage']
+           'sha256', 'read_manifest', 'stages_done', 'environment', 'record_stage', 'cache_dir', 'library_hash',
+           'example_run']
 
 # %% ../nbs/10_core.ipynb #eb8b7b73
 class PolyPersonaError(Exception):
@@ -222,3 +224,33 @@ def record_stage(run_dir, stage: str, outputs: list, started: float, **info) -> 
     m["environment"] = environment()
     atomic_write(run_dir / "manifest.json", json.dumps(m, indent=2) + "\n")
     return m
+
+# %% ../nbs/10_core.ipynb #53f43820
+def cache_dir() -> Path:
+    "Where converted models and the example run live: `$POLYPERSONA_CACHE`, or `~/.cache/polypersona`."
+    return Path(os.environ.get("POLYPERSONA_CACHE") or Path.home() / ".cache" / "polypersona")
+
+
+def library_hash() -> str:
+    "A short digest of the installed library's code, profiles and question bank: what a run's results depend on."
+    root = Path(str(resources.files("polypersona")))
+    h = hashlib.sha256()
+    for f in sorted(p for p in root.rglob("*") if p.suffix in (".py", ".yaml") and "__pycache__" not in p.parts):
+        h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+@contextmanager
+def example_run(run_dir=None,  # a run directory to use as it is
+                profile: str = "smoke",  # the profile of the shared run
+                overrides: dict | None = None):  # settings that make this example differ from the profile's
+    "Yield `run_dir`, or where it is None the shared example run of `profile` (and `overrides`), locked while in use."
+    if run_dir is not None:
+        yield Path(run_dir)
+        return
+    from filelock import FileLock
+    name = f"{Path(profile).stem}-{library_hash()}"
+    if overrides: name += "-" + hashlib.sha256(json.dumps(overrides, sort_keys=True).encode()).hexdigest()[:8]
+    run = cache_dir() / "examples" / name
+    run.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(run) + ".lock"): yield run

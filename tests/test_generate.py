@@ -6,7 +6,7 @@ from polypersona.backends import local_server
 from polypersona.core import PolyPersonaError, load_config, open_run, read_jsonl
 from polypersona.generate import generate, output_path
 from polypersona.train import toy_records, train_model, write_dataset
-from conftest import run_cli
+from conftest import cli_error, run_cli
 
 SMALL = {"generate.max_new_tokens": {"open": 12, "closed": 8}, "generate.batch_size": 2,
          "train.epochs": 1, "train.batch_size": 4, "train.learning_rate": 0.01}
@@ -63,20 +63,19 @@ def test_one_domain_at_a_time_fills_the_same_file(tmp_path):
     assert generate(tmp_path, cfg, "tiny-random", "base")["answered_now"] == first["of"] - first["answered"]
 
 
-def test_bad_generation_input(tmp_path):
+def test_bad_generation_input(tmp_path, capsys):
     toy_run(tmp_path)
-    bad = lambda *a: run_cli("generate", "--run", tmp_path, "--model", "tiny-random", *a)
-    assert "no trained adapter" in bad("--variant", "tuned").stderr
-    assert "it has: lifestyle" in bad("--variant", "base", "--domain", "finance").stderr
-    assert "invalid choice" in bad("--variant", "fine").stderr
+    bad = lambda *a: cli_error(capsys, "generate", "--run", tmp_path, "--model", "tiny-random", *a)
+    assert "no trained adapter" in bad("--variant", "tuned")
+    assert "it has: lifestyle" in bad("--variant", "base", "--domain", "finance")
+    assert "invalid choice" in bad("--variant", "fine")
     (tmp_path / "dataset" / "val.jsonl").write_text("")
-    assert "val split of" in bad("--variant", "base", "--split", "val").stderr
+    assert "val split of" in bad("--variant", "base", "--split", "val")
     adapter = tmp_path / "models" / "tiny-random" / "adapter"
     adapter.mkdir(parents=True)
     (adapter / "adapter_model.safetensors").write_bytes(b"")
     (adapter.parent / "manifest.json").write_text(json.dumps({"base": "/models/other"}))
-    done = bad("--variant", "tuned")
-    assert done.returncode == 2 and "trained on /models/other, not tiny-random" in done.stderr, done.stderr
+    assert "trained on /models/other, not tiny-random" in bad("--variant", "tuned")
 
 
 def _kill_server_after(path, lines: int, port: int):
