@@ -1,0 +1,102 @@
+"Stage 04 as a user runs it: any predictions file and a run's generations, against hand values and the replication's scores."
+import json, math
+import pandas as pd
+import pytest
+from polypersona.core import load_config, open_run, write_jsonl
+from polypersona.generate import generate
+from polypersona.metrics import bootstrap_ci, metrics_dir, paper_bleu, rouge
+from polypersona.train import toy_records, write_dataset
+from conftest import cli_error, run_cli
+
+AGREE5 = ["Strongly disagree", "Disagree", "Neutral", "Agree", "Strongly agree"]
+
+
+def row(i, reference, prediction, **extra):
+    return {"id": f"r{i}", "reference": reference, "prediction": prediction, **extra}
+
+
+def test_hand_values_through_the_command_line(tmp_path):
+    rows = [row(1, "I recycle every week at home.", "I recycle every week at home."),       # identical
+            row(2, "Cats sleep all day long.", "Quarterly taxes frighten bankers."),         # disjoint
+            row(3, "Agree. I love my town!", "Strongly disagree. I hate my awful town.", question_type="likert", options=AGREE5),
+            row(4, "Neutral.", "=HYPERLINK(\"x\")")]                                        # a formula-looking answer
+    write_jsonl(tmp_path / "p.jsonl", rows)
+    done = run_cli("evaluate", "--predictions", tmp_path / "p.jsonl", "--out", tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    df = pd.read_csv(tmp_path / "out" / "per_example.csv", keep_default_na=True)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    one, two, three = (df.iloc[i] for i in range(3))
+    assert one["bleu"] == 1 and one["rouge1"] == one["rouge2"] == one["rougeL"] == 1 and one["bertscore_f1"] > 0.999
+    assert one["length_similarity"] == one["sentence_similarity"] == one["sentiment_alignment"] == 1
+    assert two["bleu"] == 0 and two["rouge1"] == 0 and two["bertscore_f1"] < one["bertscore_f1"]
+    assert three["closed_exact"] == 0 and three["closed_within_one"] == 0 and three["sentiment_alignment"] < 0.3
+    assert three["ref_choice"] == "Agree" and three["pred_choice"] == "Strongly disagree"
+    assert df.iloc[3]["prediction"] == "'=HYPERLINK(\"x\")"  # a spreadsheet would run it as a formula
+    overall = summary["overall"]
+    assert {"bleu", "sacrebleu", "rouge1", "rouge2", "rougeL", "bertscore_f1"} <= set(overall)
+    for m in ("bleu", "rouge1", "rougeL", "bertscore_f1", "structural_coherence", "sentiment_alignment"):
+        assert math.isclose(overall[m], df[m].mean(), rel_tol=1e-5)  # traceable to the rows
+    assert summary["settings"]["bertscore"]["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert summary["settings"]["sacrebleu_signature"].startswith("nrefs:1")
+
+
+def test_paper_bleu_is_nltk_sentence_bleu_with_method1():
+    from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
+    pairs = [("I save a little every month for emergencies", "I save some money every month"),
+             ("No, I rarely travel abroad.", "no i rarely travel"), ("Yes.", "Yes, often."), ("a b c", "")]
+    for ref, pred in pairs:
+        expected = sentence_bleu([ref.lower().split()], pred.lower().split(), smoothing_function=SmoothingFunction().method1)
+        assert paper_bleu(ref, pred) == pytest.approx(expected, abs=1e-12)
+
+
+def test_bootstrap_is_seeded_and_contains_the_mean():
+    values = [0.1, 0.5, 0.3, 0.9, 0.7, float("nan")]
+    mean, lo, hi = bootstrap_ci(values, 500, seed=3)
+    assert lo <= mean <= hi and mean == pytest.approx(0.5)
+    assert bootstrap_ci(values, 500, seed=3) == (mean, lo, hi) and bootstrap_ci(values, 500, seed=4) != (mean, lo, hi)
+
+
+def test_replication_scores_match_their_rows(tmp_path, replication):
+    "The replication's per-row BLEU and ROUGE, recomputed from its predictions, and its overall means."
+    path = replication / "evaluation_results_2" / "test_predictions.jsonl"
+    rows = [json.loads(l) for l in path.read_text().splitlines()]
+    for r in rows[:100]:
+        assert paper_bleu(r["reference"], r["prediction"]) == pytest.approx(r["bleu"], abs=1e-9)
+        ours = rouge(r["reference"], r["prediction"])
+        assert [ours[k] for k in ("rouge1", "rouge2", "rougeL")] == pytest.approx([r[k] for k in ("rouge1", "rouge2", "rougeL")], abs=1e-9)
+    done = run_cli("evaluate", "--predictions", path, "--out", tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    overall = json.loads((tmp_path / "out" / "summary.json").read_text())["overall"]
+    reported = pd.read_csv(replication / "evaluation_results_2" / "overall_metrics.csv").set_index("split").loc["test"]
+    assert overall["answers"] == reported["n_examples"] == 358
+    for m in ("bleu", "rouge1", "rouge2", "rougeL"): assert overall[m] == pytest.approx(reported[m], abs=1e-9)
+
+
+def test_a_runs_generations(tmp_path):
+    write_dataset(tmp_path, [r | {"split": "test" if r["split"] == "val" else "train"} for r in toy_records(20)])
+    cfg = open_run(tmp_path, "smoke", {"generate.max_new_tokens": {"open": 8, "closed": 6}, "generate.batch_size": 4})
+    generate(tmp_path, cfg, "tiny-random", "base")
+    done = run_cli("evaluate", "--run", tmp_path, "--model", "tiny-random", "--variant", "base")
+    assert done.returncode == 0, done.stderr
+    out = metrics_dir(tmp_path, "tiny-random", "base")
+    assert out == tmp_path / "metrics" / "tiny-random" / "base"
+    assert {p.name for p in out.iterdir()} == {"per_example.csv", "summary.json", "groups.csv", "divergence.csv"}
+    df = pd.read_csv(out / "per_example.csv")
+    assert len(df) == 4 and {"persona_rank", "stylistic_consistency", "self_bleu", "age_band"} <= set(df.columns)
+    groups = pd.read_csv(out / "groups.csv")
+    assert (groups["bleu_lo"] <= groups["bleu"] + 1e-12).all() and (groups["bleu"] <= groups["bleu_hi"] + 1e-12).all()
+    assert "metrics:tiny-random:base:test" in json.loads((tmp_path / "manifest.json").read_text())["stages"]
+
+
+def test_bad_evaluation_input(tmp_path, capsys):
+    err = lambda *a: cli_error(capsys, "evaluate", *a)
+    assert "either --run" in err()
+    assert "needs --out" in err("--predictions", tmp_path / "p.jsonl")
+    assert "does not exist" in err("--predictions", tmp_path / "missing.jsonl", "--out", tmp_path / "o")
+    (tmp_path / "bad.jsonl").write_text('{"id": "a", "reference": "x"}\n')
+    assert "row 1: no text for prediction" in err("--predictions", tmp_path / "bad.jsonl", "--out", tmp_path / "o")
+    (tmp_path / "broken.jsonl").write_text('{"id": \n')
+    assert "line 1: not valid JSON" in err("--predictions", tmp_path / "broken.jsonl", "--out", tmp_path / "o")
+    write_dataset(tmp_path / "run", toy_records(5))
+    open_run(tmp_path / "run", "smoke")
+    assert "run `polypersona generate" in err("--run", tmp_path / "run", "--model", "tiny-random", "--variant", "base")
