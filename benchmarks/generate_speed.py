@@ -16,7 +16,7 @@ from peft import get_peft_model
 from polypersona.core import load_config, read_jsonl
 from polypersona.generate import LocalAnswerer
 from polypersona.models import load_model
-from polypersona.train import lora_config, toy_records
+from polypersona.train import lora_config, prompt_ids, toy_records
 
 REPLICATION = Path(__file__).resolve().parents[2] / "shared" / "research" / "data" / "Polypersona_Replication" / "generated_data_2"
 
@@ -38,6 +38,17 @@ def timed(model, tok, recs, batch: int) -> float:
     return time.perf_counter() - start
 
 
+def prompt_seconds(model, tok, recs, batch: int) -> float:
+    "Seconds to read the prompts alone (one forward pass a batch, no answer): a floor that batching cannot lower on a CPU."
+    prompts = sorted((tok.apply_chat_template(r["messages"][:-1], tokenize=False, add_generation_prompt=True) for r in recs), key=len)
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for i in range(0, len(prompts), batch):
+            enc = tok(prompts[i:i + batch], return_tensors="pt", padding=True, add_special_tokens=False)
+            model(**enc)
+    return time.perf_counter() - start
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", help="a run directory whose test split to answer")
@@ -53,7 +64,11 @@ def main():
     rows.append(("batch 16, adapter merged", timed(lora.merge_and_unload().eval(), tok, recs, 16)))
     print(f"{'setting':<32}{'answers/s':>10}{'s/answer':>10}")
     for name, s in rows: print(f"{name:<32}{len(recs) / s:>10.2f}{s / len(recs):>10.2f}")
-    print(f"batched (16) / one by one: {rows[0][1] / rows[1][1]:.1f} x; merged / not merged: {rows[3][1] / rows[4][1]:.2f} x")
+    print(f"batched (16) / one by one: {rows[0][1] / rows[1][1]:.1f} x; (32): {rows[0][1] / rows[2][1]:.1f} x; "
+          f"merged / not merged: {rows[3][1] / rows[4][1]:.2f} x")
+    floor = prompt_seconds(model, tok, recs, 16)
+    print(f"reading the prompts alone, batch 16: {floor / len(recs):.2f} s/answer "
+          f"({sum(len(prompt_ids(tok, r['messages'][:-1])) for r in recs) / len(recs):.0f} prompt tokens an answer on average)")
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ def test_local_teacher_resumes_after_a_kill(tmp_path, tiny_build):
     assert log.read_text().startswith(before)  # nothing redone or lost
     stats = check_dataset(run, plan)
     assert stats["teacher"] == "local:smollm2-135m"
-    assert stats["content_hash"] == tiny_build["content_hash"]
+    assert stats["content_hash"] == json.loads((tiny_build / "dataset" / "stats.json").read_text())["content_hash"]
     first = (run / "dataset" / "train.jsonl").read_bytes()
     ok("build-dataset", "--run", run)  # a finished build: nothing to ask, the same files
     assert (run / "dataset" / "train.jsonl").read_bytes() == first
