@@ -343,7 +343,7 @@ def fidelity(rows: list[dict], persona_ids: pd.Series, batch_size: int) -> pd.Da
         if pid is not None and isinstance(r.get("persona"), dict): cards.setdefault(pid, persona_card(r["persona"]))
     if len(cards) < 2: return pd.DataFrame(index=range(len(rows)))
     known = np.array([pid in cards for pid in persona_ids])
-    text = [f"Q: {r.get('question', '')} A: {r['prediction']}" for r, k in zip(rows, known) if k]
+    text = [r["prediction"] for r, k in zip(rows, known) if k]
     rank = np.full(len(rows), np.nan)
     rank[known] = persona_ranks(text, list(persona_ids[known]), cards, batch_size)
     df = pd.DataFrame({"persona_rank": rank})
