@@ -161,9 +161,10 @@ def style_vector(text: str) -> list[float]:
 
 def stylistic_consistency(texts: list[str], personas: list) -> np.ndarray:
     "Per answer: d_out / (d_in + d_out) in standardized style space; NaN for a persona with one answer."
+    from scipy.spatial.distance import cdist
     x = np.array([style_vector(t) for t in texts], dtype=float)
     x = (x - x.mean(0)) / np.where(x.std(0) > 0, x.std(0), 1)
-    d = np.sqrt(((x[:, None, :] - x[None, :, :]) ** 2).sum(-1))
+    d = cdist(x, x)  # Euclidean, answers x answers
     same = np.array(personas, dtype=object)[:, None] == np.array(personas, dtype=object)[None, :]
     np.fill_diagonal(same, False)
     other = ~same
