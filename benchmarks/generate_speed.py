@@ -58,7 +58,7 @@ def main():
     print(f"# generation speed, {len(recs)} answers a setting, SmolLM2-135M greedy; {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)")
     model, tok = load_model("smollm2-135m")
-    rows = [(f"one by one", timed(model, tok, recs, 1)), ("batch 16", timed(model, tok, recs, 16)), ("batch 32", timed(model, tok, recs, 32))]
+    rows = [("one by one", timed(model, tok, recs, 1)), ("batch 16", timed(model, tok, recs, 16)), ("batch 32", timed(model, tok, recs, 32))]
     lora = get_peft_model(load_model("smollm2-135m")[0], lora_config("smollm2-135m", load_config("cpu")["train"])).eval()
     rows.append(("batch 16, adapter not merged", timed(lora, tok, recs, 16)))
     rows.append(("batch 16, adapter merged", timed(lora.merge_and_unload().eval(), tok, recs, 16)))

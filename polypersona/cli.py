@@ -126,6 +126,7 @@ def evaluate(run: str = None,  # a run directory whose generations to score (wit
         if not out: fail("--predictions needs --out, the folder to write the scores into")
         s, where = score_file(predictions, out, load_config("cpu", overrides)), Path(out)
     else:
+        if not (Path(run) / "config.yaml").exists(): fail(f"{run} is not a run directory (it has no config.yaml); check --run")
         cfg = open_run(run, None, overrides)
         model = model or cfg["models"][0]
         s, where = run_evaluate(run, cfg, model, variant, split), metrics_dir(run, model, variant, split)

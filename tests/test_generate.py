@@ -3,7 +3,7 @@ import json, threading, time
 import psutil
 import pytest
 from polypersona.backends import local_server
-from polypersona.core import PolyPersonaError, load_config, open_run, read_jsonl
+from polypersona.core import PolyPersonaError, open_run, read_jsonl
 from polypersona.generate import generate, output_path
 from polypersona.train import toy_records, train_model, write_dataset
 from conftest import cli_error, run_cli

@@ -2,7 +2,7 @@
 import json, math
 import pandas as pd
 import pytest
-from polypersona.core import load_config, open_run, write_jsonl
+from polypersona.core import open_run, write_jsonl
 from polypersona.generate import generate
 from polypersona.metrics import bootstrap_ci, metrics_dir, paper_bleu, rouge
 from polypersona.train import toy_records, write_dataset
@@ -97,6 +97,8 @@ def test_bad_evaluation_input(tmp_path, capsys):
     assert "row 1: no text for prediction" in err("--predictions", tmp_path / "bad.jsonl", "--out", tmp_path / "o")
     (tmp_path / "broken.jsonl").write_text('{"id": \n')
     assert "line 1: not valid JSON" in err("--predictions", tmp_path / "broken.jsonl", "--out", tmp_path / "o")
+    assert "is not a run directory" in err("--run", tmp_path / "typo")
+    assert not (tmp_path / "typo").exists()  # a mistyped --run leaves nothing behind
     write_dataset(tmp_path / "run", toy_records(5))
     open_run(tmp_path / "run", "smoke")
     assert "run `polypersona generate" in err("--run", tmp_path / "run", "--model", "tiny-random", "--variant", "base")
