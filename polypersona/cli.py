@@ -148,26 +148,28 @@ def serve(model: str = "smollm2-135m",  # a registry name or a model folder
 
 # %% ../nbs/19_cli.ipynb #2715efc4
 def reproduce(profile: str = "cpu",  # cpu (the default main job), smoke, paper, colab-t4, or a YAML file
-              run: str = None,  # the run directory (default: runs/<profile>)
+              run: str = None,  # the run directory (default: runs/<profile>); a stopped run goes on where it stopped
+              workers: int = 1,  # stage notebooks at once (training per model, generation per domain); 1 is fastest on a small CPU
+              figures: str = None,  # also copy the figures and main tables, with a manifest, into this folder (make reproduce: figures)
              ):
-    "Run every stage on a profile and print where the outputs are."
+    "Execute every stage notebook of a profile with papermill, per model and domain; print the main scores and where the tables and figures are."
+    from polypersona.batch import preflight, run_batch
+    from polypersona.core import load_config
+    from polypersona.report import load_scores, publish
+    if workers < 1: fail(f"--workers is {workers}; give 1 or more")
+    if Path(profile).suffix in (".yaml", ".yml"): profile = str(Path(profile).resolve())  # the notebooks run in nbs/
     run = run or str(Path("runs") / Path(profile).stem)
+    preflight(load_config(profile))
     cfg = open_run(run, profile)
-    build_personas(run, cfg)
-    print(format_stats(build_plan(run, cfg)))
-    stats = build_dataset(run, cfg)
-    print(f"\n{stats['records']} records, {stats['failed']} failed; data card: {Path(run) / 'dataset' / 'card.md'}")
-    from polypersona.generate import generate as run_generate
-    from polypersona.metrics import evaluate as run_evaluate
-    from polypersona.train import train_model
-    for model in cfg["models"]:
-        m = train_model(run, cfg, model)
-        print(f"{model}: validation loss " + " -> ".join(f"{e['val_loss']:.3f}" for e in m["val_loss"]))
-        for variant in ("base", "tuned"):
-            run_generate(run, cfg, model, variant)
-            o = run_evaluate(run, cfg, model, variant)["overall"]
-            print(f"{model} {variant}: " + ", ".join(f"{k} {o[k]:.4f}" for k in MAIN_METRICS if o.get(k) is not None))
-    print(f"outputs in {run}/: " + ", ".join(sorted(p.name for p in Path(run).iterdir())))
+    t = time.time()
+    steps = run_batch(run, cfg, workers)
+    ran = sum(isinstance(s, float) for s in steps.values())
+    print(f"{ran} notebooks executed, {len(steps) - ran} already complete, in {(time.time() - t) / 60:.1f} min -> {Path(run) / 'notebooks'}")
+    for (model, variant), s in load_scores(run).items():
+        o = s["overall"]
+        print(f"{model} {variant}: " + ", ".join(f"{k} {o[k]:.4f}" for k in MAIN_METRICS if o.get(k) is not None))
+    print(f"tables: {Path(run) / 'tables'} (CSV, Markdown, LaTeX); figures: {Path(run) / 'figures'} (PNG, PDF)")
+    if figures: print(f"published: {publish(run, figures)}")
 
 # %% ../nbs/19_cli.ipynb #66415bcc
 COMMANDS = {"personas": personas, "plan": plan, "build-dataset": build_dataset_command, "train": train, "generate": generate,

@@ -216,13 +216,14 @@ def environment() -> dict:
 # %% ../nbs/10_core.ipynb #5ba99fde
 def record_stage(run_dir, stage: str, outputs: list, started: float, **info) -> dict:
     "Note in the manifest that `stage` finished, with its `outputs` (paths), wall time and `info`."
+    from filelock import FileLock
     run_dir = Path(run_dir)
-    m = read_manifest(run_dir)
-    m["stages"][stage] = {"finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                          "wall_s": round(time.time() - started, 3),
-                          "outputs": {str(Path(o).relative_to(run_dir)): sha256(o) for o in outputs}, **info}
-    m["environment"] = environment()
-    atomic_write(run_dir / "manifest.json", json.dumps(m, indent=2) + "\n")
+    entry = {"finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), "wall_s": round(time.time() - started, 3),
+             "outputs": {str(Path(o).relative_to(run_dir)): sha256(o) for o in outputs}, **info}
+    with FileLock(str(run_dir / "manifest.json.lock")):  # stages in parallel notebooks share the manifest
+        m = read_manifest(run_dir)
+        m["stages"][stage], m["environment"] = entry, environment()
+        atomic_write(run_dir / "manifest.json", json.dumps(m, indent=2) + "\n")
     return m
 
 # %% ../nbs/10_core.ipynb #53f43820

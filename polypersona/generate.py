@@ -6,6 +6,7 @@
 from __future__ import annotations
 import hashlib, json, logging, time
 from pathlib import Path
+from filelock import FileLock
 from tqdm.auto import tqdm
 from .backends import LocalBackend, OpenAIBackend, Reply, Request
 from .core import append_jsonl, atomic_write, fail, read_jsonl, read_log, record_stage, sha256
@@ -149,8 +150,11 @@ def generate(run_dir,  # the run directory, with its data set (and, for tuned, m
     settings, saved = _settings(run_dir, name, variant, split, g, server_model), out.with_suffix(".json")
     if saved.exists() and json.loads(saved.read_text()) != settings:
         fail(f"{out} holds answers made with other settings (see {saved.name}); delete both to answer again, or use a new --run directory")
-    atomic_write(saved, json.dumps(settings, indent=2) + "\n")
-    done = {r["id"] for r in read_log(out)}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(out) + ".lock")  # domains answered in parallel notebooks share the file
+    with lock:
+        atomic_write(saved, json.dumps(settings, indent=2) + "\n")
+        done = {r["id"] for r in read_log(out)}
     todo = [r for r in _order(records) if r["id"] not in done]
     if todo:
         answerer = _answerer(run_dir, name, variant, g, server_model)
@@ -160,9 +164,9 @@ def generate(run_dir,  # the run directory, with its data set (and, for tuned, m
                 chunk, t = todo[i:i + step], time.time()
                 replies = answerer.answer(chunk)
                 each = (time.time() - t) / len(chunk)
-                append_jsonl(out, [_row(r, rep, n, each, name, variant, _decoding(g, r)) for r, (rep, n) in zip(chunk, replies)])
+                with lock: append_jsonl(out, [_row(r, rep, n, each, name, variant, _decoding(g, r)) for r, (rep, n) in zip(chunk, replies)])
                 bar.update(len(chunk))
-    answered = {r["id"] for r in read_log(out)}
+    with lock: answered = {r["id"] for r in read_log(out)}
     every = {r["id"] for r in records_to_answer(run_dir, split)}
     if every <= answered: record_stage(run_dir, f"generate:{model_key(name)}:{variant}:{split}", [out, saved], started)
     return {"answered_now": len(todo), "answered": len(answered & every), "of": len(every), "file": str(out)}

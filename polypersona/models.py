@@ -13,7 +13,8 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'CHATML', 'PHI2', 'MISTRAL', 'LLAMA_TARGETS', 'REGISTRY', 'SMOLLM2_GGUF', 'TINY_CORPUS', 'ModelSpec',
-           'get_spec', 'smollm2_gguf', 'smollm2_folder', 'tiny_model', 'model_source', 'load_tokenizer', 'load_model']
+           'get_spec', 'model_key', 'smollm2_gguf', 'smollm2_folder', 'tiny_model', 'model_source', 'load_tokenizer',
+           'load_model']
 
 # %% ../nbs/11_models.ipynb #87ec3cad
 CHATML = ("{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>' + '\n' }}{% endfor %}"
@@ -60,6 +61,11 @@ def get_spec(name: str) -> ModelSpec:
     if name in REGISTRY: return REGISTRY[name]
     if (Path(name) / "config.json").is_file(): return ModelSpec(str(name), str(name), 0.0)
     fail(f"unknown model {name!r}; use one of {', '.join(REGISTRY)}, or the path of a folder with a transformers model")
+
+
+def model_key(name: str) -> str:
+    "The folder name of model `name` under a run's `models/` and `generations/`: the registry name, or a local folder's name."
+    return name if name in REGISTRY else Path(name).name
 
 # %% ../nbs/11_models.ipynb #4abbefa2
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"

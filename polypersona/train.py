@@ -13,7 +13,7 @@ from torch.utils.data import Sampler
 from transformers import TrainerCallback
 from trl import SFTTrainer
 from .core import atomic_write, environment, fail, read_jsonl, record_stage
-from .models import REGISTRY, get_spec, load_tokenizer, model_source, tiny_model
+from .models import get_spec, load_tokenizer, model_key, model_source, tiny_model
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 __all__ = ['log', 'SCHEDULERS', 'DTYPES', 'LOG_FIELDS', 'TOY_QUESTIONS', 'check_settings', 'prompt_ids', 'encode_example',
            'training_examples', 'Hardware', 'detect_hardware', 'Shape', 'model_shape', 'training_gb', 'Setup',
            'choose_setup', 'model_config', 'load_for_training', 'lora_config', 'StepLog', 'Checkpoints',
-           'last_checkpoint', 'EpochLengthSampler', 'AnswerLossTrainer', 'adapter_dtypes', 'make_trainer', 'model_key',
+           'last_checkpoint', 'EpochLengthSampler', 'AnswerLossTrainer', 'adapter_dtypes', 'make_trainer',
            'train_model', 'load_trained', 'write_dataset', 'toy_records']
 
 # %% ../nbs/02_qlora_train.ipynb #130245ca
@@ -348,10 +348,6 @@ def make_trainer(name: str, model, tok, train_rows: list[dict], val_rows: list[d
     return trainer
 
 # %% ../nbs/02_qlora_train.ipynb #766d5155
-def model_key(name: str) -> str:
-    "The folder name of model `name` under `models/`: the registry name, or a local folder's name."
-    return name if name in REGISTRY else Path(name).name
-
 def _base(name: str) -> str:
     "What the adapter is trained on: the registry name, or a local folder's full path."
     return name if Path(name).name == name else str(Path(name).resolve())

@@ -1,7 +1,7 @@
 "The project as a user meets it: notebooks that papermill can run, and a package that ships its data."
 import json, subprocess, sys, zipfile
 import pytest
-from conftest import ROOT, TINY
+from conftest import ROOT
 
 STAGE_NOTEBOOKS = sorted((ROOT / "nbs").glob("0*.ipynb"))
 
@@ -13,17 +13,6 @@ def tags(cell): return cell.get("metadata", {}).get("tags", [])
 def test_one_parameters_cell(nb):
     cells = json.loads(nb.read_text())["cells"]
     assert sum("parameters" in tags(c) for c in cells) == 1
-
-
-def test_papermill_runs_a_stage_notebook(tmp_path, tiny_build):
-    "Papermill's parameters reach the notebook, and it writes what the command line writes (nbdev_test runs them all)."
-    papermill = pytest.importorskip("papermill")
-    run = tmp_path / "run"
-    papermill.execute_notebook(str(ROOT / "nbs" / "00_personas.ipynb"), str(tmp_path / "00_personas.ipynb"), cwd=str(ROOT / "nbs"),
-                               parameters={"run_dir": str(run), "profile": str(TINY)}, kernel_name="python3", progress_bar=False)
-    executed = json.loads((tmp_path / "00_personas.ipynb").read_text())
-    assert any("injected-parameters" in tags(c) for c in executed["cells"])
-    assert (run / "personas.jsonl").read_bytes() == (tiny_build / "personas.jsonl").read_bytes()
 
 
 def test_wheel_ships_profiles_and_bank(tmp_path):

@@ -1,0 +1,85 @@
+"The main job as a reviewer runs it: the smoke profile through papermill, killed and resumed; and what it refuses."
+import json, os, shutil, signal, subprocess, time
+import pytest
+import yaml
+from conftest import CLI, cli_error, ok
+
+SECRET = "sk-never-written-anywhere-0451"
+
+
+def executed_errors(nb) -> list[str]:
+    "The error outputs of an executed notebook."
+    cells = json.loads(nb.read_text())["cells"]
+    return [o["ename"] for c in cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+
+
+def share_as_example_run(run):
+    "Offer the finished smoke run to the notebooks as their shared example run (the same profile and library), if they lack one."
+    from filelock import FileLock
+    from polypersona.core import cache_dir, library_hash
+    target = cache_dir() / "examples" / f"smoke-{library_hash()}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):
+        if not target.exists(): shutil.copytree(run, target, ignore=shutil.ignore_patterns("notebooks", "tables", "figures", "*.lock"))
+
+
+def test_smoke_profile_end_to_end_resumes_after_a_kill(tmp_path):
+    run, env = tmp_path / "run", {**os.environ, "OPENAI_API_KEY": SECRET}
+    first = subprocess.Popen([str(CLI), "reproduce", "--profile", "smoke", "--run", str(run)], env=env, start_new_session=True,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    training = run / "notebooks" / "02_qlora_train__smollm2-135m.ipynb"
+    while not training.exists() and first.poll() is None: time.sleep(1)
+    assert first.poll() is None, "the batch ended before training began"
+    os.killpg(first.pid, signal.SIGKILL)  # the batch, papermill and the kernel, all at once
+    first.wait()
+    data_made = {nb.name: nb.stat().st_mtime for nb in (run / "notebooks").glob("0[01]_*.ipynb")}
+    assert len(data_made) == 2
+
+    out = ok("reproduce", "--profile", "smoke", "--run", run, env=env).stdout
+    assert "2 already complete" in out  # personas and the data set were not made again
+    assert {nb.name: nb.stat().st_mtime for nb in (run / "notebooks").glob("0[01]_*.ipynb")} == data_made
+    executed = sorted(nb.name for nb in (run / "notebooks").glob("*.ipynb"))
+    domains = list(dict.fromkeys(json.loads(l)["domain"] for l in (run / "dataset" / "test.jsonl").read_text().splitlines()))
+    assert executed == sorted(["00_personas.ipynb", "01_dialogue_pipeline.ipynb", "02_qlora_train__smollm2-135m.ipynb",
+                               *(f"03_generate__smollm2-135m__{d}.ipynb" for d in domains), "04_metrics__smollm2-135m.ipynb", "05_report.ipynb"])
+    assert all(not executed_errors(run / "notebooks" / nb) for nb in executed)
+    for variant in ("base", "tuned"): assert f"smollm2-135m {variant}: bleu" in out
+    for t in ("standard_metrics", "survey_metrics", "per_domain", "base_vs_tuned", "fidelity_diversity", "groups", "dataset_domains"):
+        assert all((run / "tables" / f"{t}.{ext}").exists() for ext in ("csv", "md", "tex"))
+    assert (run / "figures" / "per_domain_heatmap.pdf").exists()
+    assert "TinyLlama 1.1B (paper)" in (run / "tables" / "standard_metrics.md").read_text()
+    assert not [p for p in run.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]  # the key reached no file
+
+    share_as_example_run(run)
+
+    again = ok("reproduce", "--profile", "smoke", "--run", run, "--figures", tmp_path / "figures").stdout
+    assert "0 notebooks executed" in again
+    manifest = json.loads((tmp_path / "figures" / "manifest.json").read_text())
+    assert manifest["profile"] == "smoke" and manifest["environment"]["packages"]["torch"]
+    assert (tmp_path / "figures" / "model_comparison.png").exists()
+
+
+def profile_file(tmp_path, **keys):
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(keys))
+    return path
+
+
+@pytest.mark.parametrize("keys, message", [
+    ({"models": ["gpt-9"]}, "unknown model 'gpt-9'"),
+    ({"plan": {"quotas": {"astrology": 10}}}, "astrology"),
+    ({"train": {"quantization": "4bit"}}, "needs a CUDA GPU"),
+])
+def test_reproduce_refuses_a_profile_before_any_work(tmp_path, capsys, keys, message):
+    pytest.importorskip("torch").cuda.is_available() and pytest.skip("this machine has a GPU")
+    assert message in cli_error(capsys, "reproduce", "--profile", profile_file(tmp_path, **keys), "--run", tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_reproduce_refuses_bad_names_and_another_profiles_run(tmp_path, capsys):
+    assert "unknown profile 'cpu2'" in cli_error(capsys, "reproduce", "--profile", "cpu2", "--run", tmp_path / "a")
+    if not pytest.importorskip("torch").cuda.is_available():
+        assert "needs a CUDA GPU" in cli_error(capsys, "reproduce", "--profile", "paper", "--run", tmp_path / "b")
+    ok("personas", "--run", tmp_path / "c", "--profile", "smoke")
+    assert "was made with profile 'smoke'" in cli_error(capsys, "reproduce", "--profile", "cpu", "--run", tmp_path / "c")
+    assert "--workers is 0" in cli_error(capsys, "reproduce", "--workers", "0", "--run", tmp_path / "d")
