@@ -15,7 +15,7 @@ from .core import fail, read_jsonl, read_manifest, sha256, stages_done
 from .models import get_spec, model_key
 
 # %% auto #0
-__all__ = ['Step', 'test_domains', 'answered', 'report_inputs', 'data_steps', 'model_steps', 'report_steps', 'notebooks_dir',
+__all__ = ['Step', 'split_domains', 'answered', 'report_inputs', 'data_steps', 'model_steps', 'report_steps', 'notebooks_dir',
            'execute', 'run_steps', 'needs_gpu', 'preflight', 'run_batch']
 
 # %% ../nbs/13_batch.ipynb #b55861b5
@@ -38,7 +38,7 @@ def _stages(run_dir, *names) -> Callable[[], bool]:
     return lambda: set(names) <= stages_done(run_dir)
 
 
-def test_domains(run_dir) -> list[str]:
+def split_domains(run_dir) -> list[str]:
     "The domains of the run's test split, in the data set's order."
     return list(dict.fromkeys(r["domain"] for r in read_jsonl(Path(run_dir) / "dataset" / "test.jsonl", "test split")))
 
@@ -73,7 +73,7 @@ def model_steps(run_dir, profile: str, models: list[str]) -> list[Step]:
     for m in models:
         train = Step("02_qlora_train", {**p, "model": m}, _stages(run_dir, f"train:{model_key(m)}"))
         gens = [Step("03_generate", {**p, "model": m, "domain": d}, lambda m=m, d=d: answered(run_dir, m, d), (train.name,))
-                for d in test_domains(run_dir)]
+                for d in split_domains(run_dir)]
         score = Step("04_metrics", {**p, "model": m}, _stages(run_dir, *(f"metrics:{model_key(m)}:{v}:test" for v in ("base", "tuned"))),
                      tuple(g.name for g in gens))
         steps += [train, *gens, score]

@@ -180,7 +180,7 @@ def report_figures(domains: pd.DataFrame, scores: dict, per_domain: pd.DataFrame
             x = np.arange(len(r)) + 0.15 * (i - 0.5)
             ax.errorbar(x, r["survey_quality"], yerr=[r["survey_quality"] - r["survey_quality_lo"], r["survey_quality_hi"] - r["survey_quality"]],
                         fmt="o", capsize=2, label=run)
-            ax.set_xticks(np.arange(len(r)), r["value"].astype(str), rotation=60, ha="right", fontsize=7)
+            ax.set_xticks(np.arange(len(r)), r["value"].astype(str).str.replace("$", r"\$"), rotation=60, ha="right", fontsize=7)
         ax.set_title(kind); ax.set_xlim(-0.5, len(r) - 0.5)
     axes[0][0].set_ylabel("survey quality (95 % interval)")
     fig.legend(*axes[0][0].get_legend_handles_labels(), loc="lower center", ncol=4, bbox_to_anchor=(0.5, 1.0))
