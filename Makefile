@@ -29,7 +29,7 @@ reproduce: setup
 	$(VENV)/bin/polypersona reproduce --profile $(PROFILE) --figures figures
 
 test: setup
-	$(VENV)/bin/pytest -q tests
+	$(VENV)/bin/pytest -q --durations=10 tests
 	$(VENV)/bin/nbdev_test --n_workers 2
 
 # the library is generated from the notebooks: run both before committing
