@@ -4,12 +4,12 @@
 
 # %% ../nbs/03_generate.ipynb #73c3e96d
 from __future__ import annotations
-import hashlib, json, logging, time
+import json, logging, time
 from pathlib import Path
 from filelock import FileLock
 from tqdm.auto import tqdm
 from .backends import LocalBackend, OpenAIBackend, Reply, Request
-from .core import append_jsonl, atomic_write, fail, read_jsonl, read_log, record_stage, sha256
+from .core import append_jsonl, atomic_write, fail, read_jsonl, read_log, record_stage, sha256, stages_done
 from .dialogue import parse_choice, pair_seed
 from .models import get_spec, load_model
 from .train import load_trained, model_key
@@ -168,5 +168,7 @@ def generate(run_dir,  # the run directory, with its data set (and, for tuned, m
                 bar.update(len(chunk))
     with lock: answered = {r["id"] for r in read_log(out)}
     every = {r["id"] for r in records_to_answer(run_dir, split)}
-    if every <= answered: record_stage(run_dir, f"generate:{model_key(name)}:{variant}:{split}", [out, saved], started)
+    stage = f"generate:{model_key(name)}:{variant}:{split}"
+    if every <= answered and (todo or stage not in stages_done(run_dir)):  # a call with nothing to do keeps the first record
+        record_stage(run_dir, stage, [out, saved], started)
     return {"answered_now": len(todo), "answered": len(answered & every), "of": len(every), "file": str(out)}
