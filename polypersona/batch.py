@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_batch.ipynb #74635a7b
 from __future__ import annotations
-import json, subprocess, sys, time
+import json, os, subprocess, sys, time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,11 +107,12 @@ def _failed_cell(out: Path) -> dict | None:
     return None
 
 
-def execute(notebook: Path, out: Path, params: dict) -> dict | None:
-    "Execute `notebook` with `params` into `out` (papermill, in its own process); None when every cell ran, else what failed."
+def execute(notebook: Path, out: Path, params: dict, gpu: int | None = None) -> dict | None:
+    "Execute `notebook` with `params` into `out` (papermill, in its own process, on GPU `gpu` alone if given); None when every cell ran, else what failed."
     cmd = [sys.executable, "-m", "papermill", str(notebook), str(out), "-y", json.dumps(params), "--cwd", str(notebook.parent),
            "--no-progress-bar", "--log-level", "WARNING"]
-    res = subprocess.run(cmd, capture_output=True, text=True)
+    env = os.environ if gpu is None else {**os.environ, "CUDA_VISIBLE_DEVICES": str(gpu)}
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if res.returncode == 0: return None
     return _failed_cell(out) or {"cell": "?", "line": "", "error": res.stderr.strip().splitlines()[-1] if res.stderr.strip() else f"exit status {res.returncode}"}
 
@@ -120,6 +121,7 @@ def run_steps(steps: list[Step],  # in an order where each step comes after thos
               out_dir,  # where the executed copies go (runs/<name>/notebooks)
               workers: int = 1,  # notebooks at once
               nbs: Path | None = None,  # the notebooks' folder (default: the checkout's nbs/)
+              gpus: int = 0,  # CUDA GPUs: with several, worker slot i runs its notebooks on GPU i mod gpus
              ) -> dict:  # step name: seconds it ran, or "skipped"
     "Execute `steps` with papermill, in parallel where they do not wait for each other; stop at the first failure."
     nbs, out_dir = nbs or notebooks_dir(), Path(out_dir)
@@ -132,12 +134,14 @@ def run_steps(steps: list[Step],  # in an order where each step comes after thos
             ready = [s for s in todo if all(a in result for a in s.after)] if not failed else []
             for s in ready[: workers - len(running)]:
                 todo.remove(s)
-                running[pool.submit(execute, nbs / f"{s.notebook}.ipynb", out_dir / f"{s.name}.ipynb", s.params)] = (s, time.time())
-            bar.set_postfix_str(", ".join(s.name for s, _ in running.values()))
+                slot = min(set(range(workers)) - {r[2] for r in running.values()})
+                gpu = slot % gpus if gpus > 1 else None
+                running[pool.submit(execute, nbs / f"{s.notebook}.ipynb", out_dir / f"{s.name}.ipynb", s.params, gpu)] = (s, time.time(), slot)
+            bar.set_postfix_str(", ".join(r[0].name for r in running.values()))
             if not running: break
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for f in finished:
-                s, t = running.pop(f)
+                s, t, _ = running.pop(f)
                 error = f.result()
                 if error: failed = failed or (s, error)
                 else: result[s.name] = round(time.time() - t, 1); bar.update()
@@ -175,10 +179,11 @@ def run_batch(run_dir, cfg: dict,  # the run directory and its config (from `ope
               workers: int = 1,  # notebooks at once
              ) -> dict:  # step name: seconds, or "skipped"
     "Execute every stage notebook of the profile on `run_dir`: data, models, report. Resumes where a run stopped."
+    import torch
     preflight(cfg)
-    run_dir, profile = Path(run_dir).resolve(), cfg["profile"]
+    run_dir, profile, gpus = Path(run_dir).resolve(), cfg["profile"], torch.cuda.device_count()
     out, result = run_dir / "notebooks", {}
-    result |= run_steps(data_steps(run_dir, profile), out, workers)
-    result |= run_steps(model_steps(run_dir, profile, cfg["models"]), out, workers)
-    result |= run_steps(report_steps(run_dir, profile), out, workers)
+    result |= run_steps(data_steps(run_dir, profile), out, workers, gpus=gpus)
+    result |= run_steps(model_steps(run_dir, profile, cfg["models"]), out, workers, gpus=gpus)
+    result |= run_steps(report_steps(run_dir, profile), out, workers, gpus=gpus)
     return result
