@@ -83,3 +83,11 @@ def test_reproduce_refuses_bad_names_and_another_profiles_run(tmp_path, capsys):
     ok("personas", "--run", tmp_path / "c", "--profile", "smoke")
     assert "was made with profile 'smoke'" in cli_error(capsys, "reproduce", "--profile", "cpu", "--run", tmp_path / "c")
     assert "--workers is 0" in cli_error(capsys, "reproduce", "--workers", "0", "--run", tmp_path / "d")
+
+
+def test_batch_outside_a_clone_says_where_the_notebooks_should_be(tmp_path, monkeypatch):
+    import polypersona
+    from polypersona.batch import notebooks_dir
+    from polypersona.core import PolyPersonaError
+    monkeypatch.setattr(polypersona, "__file__", str(tmp_path / "site-packages" / "polypersona" / "__init__.py"))
+    with pytest.raises(PolyPersonaError, match="runs from a clone of the repository"): notebooks_dir()
