@@ -49,7 +49,8 @@ def answered(run_dir, model: str, domain: str) -> bool:
     for variant in ("base", "tuned"):
         path = Path(run_dir) / "generations" / model_key(model) / f"{variant}.jsonl"
         if not path.exists(): return False
-        have = {json.loads(l)["id"] for l in path.read_text(encoding="utf-8").splitlines(keepends=True) if l.endswith("\n")}
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)  # read only (not read_log): it may be being appended to
+        have = {json.loads(l)["id"] for l in lines if l.endswith("\n")}
         if not want <= have: return False
     return True
 

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['MAIN_METRICS', 'COMMANDS', 'FLAGS', 'CHOICES', 'personas', 'plan', 'teacher_overrides', 'build_dataset_command',
-           'train', 'generate', 'evaluate', 'serve', 'reproduce', 'make_parser', 'main']
+           'train', 'generate', 'main_metrics', 'evaluate', 'serve', 'reproduce', 'make_parser', 'main']
 
 # %% ../nbs/19_cli.ipynb #d996a935
 import argparse, inspect, sys, time
@@ -109,6 +109,11 @@ def generate(run: str,  # the run directory, with its data set (and, for tuned, 
 # %% ../nbs/19_cli.ipynb #99bfac60
 MAIN_METRICS = ("bleu", "sacrebleu", "rouge1", "rougeL", "bertscore_f1", "structural_coherence", "sentiment_alignment", "closed_exact", "survey_quality")
 
+def main_metrics(overall: dict) -> str:
+    "The main metrics of a summary's `overall` on one line."
+    return ", ".join(f"{k} {overall[k]:.4f}" for k in MAIN_METRICS if overall.get(k) is not None)
+
+
 def evaluate(run: str = None,  # a run directory whose generations to score (with --model, --variant, --split)
              predictions: str = None,  # instead: any JSONL file with id, reference and prediction on each line (with --out)
              out: str = None,  # with --predictions: the folder for per_example.csv, summary.json, groups.csv, divergence.csv
@@ -131,7 +136,7 @@ def evaluate(run: str = None,  # a run directory whose generations to score (wit
         model = model or cfg["models"][0]
         s, where = run_evaluate(run, cfg, model, variant, split), metrics_dir(run, model, variant, split)
     o = s["overall"]
-    print(f"{o['answers']} answers: " + ", ".join(f"{k} {o[k]:.4f}" for k in MAIN_METRICS if o.get(k) is not None) + f" -> {where}")
+    print(f"{o['answers']} answers: {main_metrics(o)} -> {where}")
 
 # %% ../nbs/19_cli.ipynb #6aa4bc78
 def serve(model: str = "smollm2-135m",  # a registry name or a model folder
@@ -165,9 +170,7 @@ def reproduce(profile: str = "cpu",  # cpu (the default main job), smoke, paper,
     steps = run_batch(run, cfg, workers)
     ran = sum(isinstance(s, float) for s in steps.values())
     print(f"{ran} notebooks executed, {len(steps) - ran} already complete, in {(time.time() - t) / 60:.1f} min -> {Path(run) / 'notebooks'}")
-    for (model, variant), s in load_scores(run).items():
-        o = s["overall"]
-        print(f"{model} {variant}: " + ", ".join(f"{k} {o[k]:.4f}" for k in MAIN_METRICS if o.get(k) is not None))
+    for (model, variant), s in load_scores(run).items(): print(f"{model} {variant}: {main_metrics(s['overall'])}")
     print(f"tables: {Path(run) / 'tables'} (CSV, Markdown, LaTeX); figures: {Path(run) / 'figures'} (PNG, PDF)")
     if figures: print(f"published: {publish(run, figures)}")
 

@@ -15,14 +15,11 @@ from .core import atomic_write, environment, fail, read_manifest, record_stage
 from .metrics import bootstrap_ci
 
 # %% auto #0
-__all__ = ['PAPER_MODELS', 'PAPER', 'STANDARD', 'SURVEY', 'FIDELITY', 'COUNTS', 'COMPARED', 'load_scores', 'load_answers',
-           'save_table', 'dataset_tables', 'metric_table', 'per_domain_table', 'base_vs_tuned', 'group_breakdown',
-           'save_figure', 'report_figures', 'build_report', 'publish']
+__all__ = ['PAPER', 'STANDARD', 'SURVEY', 'FIDELITY', 'COUNTS', 'COMPARED', 'load_scores', 'load_answers', 'save_table',
+           'dataset_tables', 'metric_table', 'per_domain_table', 'base_vs_tuned', 'group_breakdown', 'save_figure',
+           'report_figures', 'build_report', 'publish']
 
 # %% ../nbs/05_report.ipynb #1b46e8c3
-PAPER_MODELS = {"tinyllama-1.1b": "TinyLlama 1.1B", "phi-2": "Phi-2", "mistral-7b": "Mistral 7B",
-                "deepseek-r1-distill-qwen-1.5b": "DeepSeek-R1-Distill 1.5B", "qwen2-1.5b": "Qwen2 1.5B",
-                "qwen1.5-moe-a2.7b": "Qwen1.5-MoE", "llama-2-7b": "Llama-2 7B"}  # our registry name: the paper's
 PAPER = {
     "standard": pd.DataFrame([  # bleu, rouge1, rouge2, rougeL, bertscore_f1
         ("TinyLlama 1.1B", .090, .421, .128, .239, .890), ("Phi-2", .087, .429, .121, .234, .891),
@@ -105,8 +102,8 @@ def base_vs_tuned(answers: pd.DataFrame, n: int = 1000, seed: int = 42) -> pd.Da
     "Per model and metric: the base and tuned means, and the tuned-minus-base difference with a paired 95 % interval."
     rows = []
     for model, g in answers.groupby("model"):
-        wide = g.pivot(index="id", columns="variant", values=list(COMPARED))
         if not {"base", "tuned"} <= set(g["variant"]): continue
+        wide = g.pivot(index="id", columns="variant", values=list(COMPARED))
         for m in COMPARED:
             pair = wide[m][["base", "tuned"]].dropna()
             diff, lo, hi = bootstrap_ci(pair["tuned"] - pair["base"], n, seed)
@@ -215,6 +212,7 @@ def publish(run_dir, dest="figures") -> Path:
     run_dir, dest = Path(run_dir), Path(dest)
     made = read_manifest(run_dir)
     if "report" not in made["stages"]: fail(f"{run_dir} has no report yet; run the report stage (05) first")
+    if dest.exists() and not dest.is_dir(): fail(f"--figures {dest} is a file; give a folder (make reproduce uses figures/)")
     dest.mkdir(parents=True, exist_ok=True)
     for p in sorted((run_dir / "figures").glob("*.p[nd][gf]")): shutil.copyfile(p, dest / p.name)
     main = ("standard_metrics", "survey_metrics", "base_vs_tuned", "fidelity_diversity", "dataset_domains")
