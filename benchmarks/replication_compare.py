@@ -25,10 +25,10 @@ import argparse, json, random, shutil, time
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from polypersona.core import environment, fail, open_run, read_jsonl, stages_done, write_jsonl
+from polypersona.core import environment, fail, open_run, read_jsonl, read_manifest, stages_done, write_jsonl
 from polypersona.dialogue import build_import, import_original, read_original, split_by_persona
 from polypersona.generate import generate, output_path
-from polypersona.metrics import bootstrap_ci, corpus_sacrebleu, score_rows
+from polypersona.metrics import bootstrap_ci, corpus_sacrebleu, divergence_table, score_rows
 from polypersona.train import model_key, train_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,7 +81,7 @@ def write_source(rows: list[dict], folder: Path) -> Path:
 
 # ---- a split's run: import, train, answer -----------------------------------------------------------------
 
-def run_split(name: str, rows: list[dict], args, times: dict) -> tuple[Path, dict]:
+def run_split(name: str, rows: list[dict], args) -> tuple[Path, dict]:
     "The run of one split under --out: the data imported, the model trained, base and tuned answers to its test rows."
     run = Path(args.out) / name
     wanted = {"train": args.train, "val": VAL_ROWS, "test": args.test, "epochs": args.epochs, "model": args.model}
@@ -93,33 +93,56 @@ def run_split(name: str, rows: list[dict], args, times: dict) -> tuple[Path, dic
     source = write_source(sample(rows, {"train": args.train, "val": VAL_ROWS, "test": args.test}), run / "source")
     cfg = open_run(run, args.profile, {"teacher.backend": "import", "teacher.import_path": str(source),
                                        "train.epochs": args.epochs})
-    def timed(stage, fn, *a):
-        start = time.time(); out = fn(*a); times[f"{name}: {stage}"] = round(time.time() - start, 1); return out
-    if "dataset" not in stages_done(run): timed("import", build_import, run, cfg)
-    timed("train", train_model, run, cfg, args.model)
-    for variant in ("base", "tuned"): timed(f"generate {variant}", generate, run, cfg, args.model, variant)
+    if "dataset" not in stages_done(run): build_import(run, cfg)
+    train_model(run, cfg, args.model)
+    for variant in ("base", "tuned"): generate(run, cfg, args.model, variant)
     return run, cfg
 
 
-def other_decoding(run: Path, cfg: dict, args, times: dict) -> tuple[str, Path]:
-    "The tuned model's answers to the same test rows with open questions decoded the other way (greedy or sampled)."
-    other = "greedy" if cfg["generate"]["open"] == "sample" else "sample"
-    twin = run.parent / f"{run.name}-open-{other}"
-    if not twin.exists():  # the same data and adapter; only the answers are made again
-        shutil.copytree(run, twin, ignore=shutil.ignore_patterns("generations", "metrics"))
-    start = time.time()
-    generate(twin, open_run(twin, None, {"generate.open": other}), args.model, "tuned")
-    times[f"{run.name}: generate tuned, open {other}"] = round(time.time() - start, 1)
-    return other, twin
+def other_decodings(run: Path, cfg: dict, args) -> dict:
+    "The tuned model's answers to the same test rows with open, then closed, questions decoded the other way."
+    twins = {}
+    for kind in ("open", "closed"):
+        other = "greedy" if cfg["generate"][kind] == "sample" else "sample"
+        twin = twins[f"{kind} answers {other}"] = run.parent / f"{run.name}-{kind}-{other}"
+        if not twin.exists():  # the same data and adapter; only the answers are made again
+            shutil.copytree(run, twin, ignore=shutil.ignore_patterns("generations", "metrics"))
+        generate(twin, open_run(twin, None, {f"generate.{kind}": other}), args.model, "tuned")
+    return twins
+
+
+def stage_times(runs: list[Path], twins: list[Path]) -> dict:
+    "Each stage's wall time in seconds, as the runs' manifests recorded it (so a resumed benchmark keeps them)."
+    times = {}
+    for run in runs:
+        for stage, s in read_manifest(run)["stages"].items():
+            if stage not in ("personas", "plan"): times[f"{run.name}: {stage}"] = s["wall_s"]  # the import records all three at once
+    for twin in twins:  # the rest of a twin's manifest is its original's
+        times.update({f"{twin.name}: {k}": s["wall_s"] for k, s in read_manifest(twin)["stages"].items() if k.startswith("generate") and ":tuned:" in k})
+    return {k: round(v, 1) for k, v in times.items()}
 
 
 # ---- scores -----------------------------------------------------------------------------------------------
 
-def scored(rows: list[dict], cfg: dict) -> tuple[pd.DataFrame, dict]:
-    "Per-answer scores of rows (id, reference, prediction, persona, question fields) and the set's summary."
-    df, summary, _, _ = score_rows(rows, cfg["metrics"])
+def scored(rows: list[dict], cfg: dict) -> pd.DataFrame:
+    "Per-answer scores of rows (id, reference, prediction, persona, question fields)."
+    df = score_rows(rows, cfg["metrics"])[0]
     df["words"] = [len(p.split()) for p in df["prediction"]]
-    return df, summary
+    return df
+
+
+def closed_answers(frames: dict) -> pd.DataFrame:
+    "Per system and closed question type: agreement with the reference's option, and how far the option shares are."
+    rows = []
+    for system, df in frames.items():
+        div = divergence_table(df).query("group == 'all'").set_index("question_type")
+        for qtype, g in df[df["ref_choice"].notna()].groupby("question_type"):
+            first = g["options"].iloc[0][0]  # yes, strongly disagree, ...
+            rows.append({"system": system, "question_type": qtype, "answers": len(g), "exact": g["closed_exact"].mean(),
+                         "within_one": g["closed_within_one"].mean(), "js_divergence": div["js_divergence"].get(qtype),
+                         "wasserstein": div["wasserstein"].get(qtype) if "wasserstein" in div else None,
+                         f"share '{first}' (answers / references)": f"{(g['pred_choice'] == first).mean():.2f} / {(g['ref_choice'] == first).mean():.2f}"})
+    return pd.DataFrame(rows)
 
 
 def replication_rows(data: Path, test_records: list[dict]) -> list[dict]:
@@ -163,11 +186,17 @@ def paired(a: pd.DataFrame, b: pd.DataFrame, metrics, n: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def by(frames: dict, column: str, metrics=("bleu", "rougeL", "bertscore_f1")) -> pd.DataFrame:
-    "Each system's mean of `metrics` per value of `column` (domain, question type, seen in training)."
-    parts = [df.groupby(column)[list(metrics)].mean().assign(answers=df.groupby(column).size(), system=name)
-             for name, df in frames.items()]
-    return pd.concat(parts).reset_index()
+def by(frames: dict, column: str, metrics=("bleu", "rougeL", "bertscore_f1"), n: int = 0) -> pd.DataFrame:
+    "Each system's mean of `metrics` per value of `column` (domain, question type, seen in training); `n`: with intervals."
+    rows = []
+    for name, df in frames.items():
+        for value, g in df.groupby(column):
+            row = {"system": name, column: value, "answers": len(g)}
+            for m in metrics:
+                mean, lo, hi = bootstrap_ci(g[m], max(n, 1), SEED)
+                row[m] = f"{mean:.3f} ({lo:.3f}–{hi:.3f})" if n else mean
+            rows.append(row)
+    return pd.DataFrame(rows)
 
 
 # ---- the page ---------------------------------------------------------------------------------------------
@@ -204,16 +233,17 @@ def figures(rows: list[dict], seen: pd.DataFrame, page: Path) -> list[str]:
     ax.set_xticks(np.arange(len(metrics)) + 0.4 - width / 2, [{**STANDARD, **SURVEY}[m] for m in metrics])
     ax.set_ylabel("mean over test answers (95 % interval)"); ax.legend(fontsize=7, loc="upper left"); ax.set_ylim(0, 1)
     save_figure(fig, "systems", page)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), sharey=False)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.5), sharey=True)
+    mean = lambda v: float(v.split()[0])  # the table's cells read "mean (lo–hi)"
     for ax, m in zip(axes, ("bleu", "rougeL")):
-        wide = seen.pivot(index="system", columns="prompt_in_train", values=m)
-        wide.plot.bar(ax=ax, rot=0); ax.set_title(STANDARD[m]); ax.set_xlabel("")
+        wide = seen.assign(**{m: seen[m].map(mean)}).pivot(index="system", columns="prompt_in_train", values=m)
+        wide.loc[list(dict.fromkeys(seen["system"]))[::-1]].plot.barh(ax=ax); ax.set_title(STANDARD[m]); ax.set_ylabel("")
         ax.legend(title="test prompt also in training", fontsize=7)
     save_figure(fig, "seen_in_training", page)
     return ["systems.png", "seen_in_training.png"]
 
 
-def write_page(page: Path, rows, diff, decoding, seen, domains, types, times, args, env) -> Path:
+def write_page(page: Path, rows, diff, decoding, closed, seen, domains, types, times, args, env) -> Path:
     show = lambda df: df.to_markdown(index=False, floatfmt=".3f")
     text = ["# Replication comparison: generated tables", "",
             f"Made by `python benchmarks/replication_compare.py --train {args.train} --test {args.test} --epochs {args.epochs} "
@@ -226,9 +256,12 @@ def write_page(page: Path, rows, diff, decoding, seen, domains, types, times, ar
             "Persona top-1: how often the answer is closer (MiniLM) to its own persona's card than to every other test "
             "persona's; chance is 1 / personas.", "",
             "## Ours tuned minus the replication, same answers (random split)", "", show(diff), "",
-            "## The tuned model's open answers decoded the other way, same answers (random split)", "", show(decoding), "",
-            "Closed questions are decoded greedily in both; self-BLEU is the answers' similarity to other personas' "
-            "answers to the same question (lower: more diverse).", "",
+            f"## The tuned model's answers decoded otherwise than the `{args.profile}` profile does, same answers (random split)", "",
+            show(decoding), "", "Each row: the other decoding minus the profile's, with a paired 95 % interval. Self-BLEU is "
+            "the answers' similarity to other personas' answers to the same question (lower: more diverse).", "",
+            "## Closed answers: the option read from each answer against the reference's (random split, sampled rows)", "",
+            show(closed), "", "Jensen-Shannon divergence (base 2) and Wasserstein distance (ordered scales, over the span) "
+            "of the answers' option shares from the references' over all answers of the type; 0 is the same distribution.", "",
             "## By whether the test prompt (persona, question) also occurs in the replication's training split", "", show(seen), "",
             "## By domain", "", show(domains), "", "## By question type", "", show(types), "",
             "## Time (seconds)", "", "\n".join(f"- {k}: {v}" for k, v in times.items()), ""]
@@ -252,14 +285,15 @@ def main(argv=None):
         fail(f"{data} is not the replication's data folder (it needs generated_data_2/ and evaluation_results_2/); "
              "clone huikangjiang06/Polypersona_Replication and pass --data")
     page.mkdir(parents=True, exist_ok=True)
-    rows, times = read_original(data / "generated_data_2"), {}
-    runs = {"random": run_split("random", rows, args, times),
-            "persona": run_split("persona", persona_split(drop_duplicates(rows)), args, times)}
+    rows = read_original(data / "generated_data_2")
+    runs = {"random": run_split("random", rows, args), "persona": run_split("persona", persona_split(drop_duplicates(rows)), args)}
+    cfg, n, label = runs["random"][1], args.bootstrap, model_key(args.model)
+    twins = other_decodings(runs["random"][0], cfg, args)
 
-    start, cfg, n, label = time.time(), runs["random"][1], args.bootstrap, model_key(args.model)
+    start = time.time()
     # the replication's 358 test rows as our importer makes them, to score its predictions on every one
     every_test = [r for r in import_original(data / "generated_data_2")[3] if r["split"] == "test"]
-    replication = scored(replication_rows(data, every_test), cfg)[0]
+    replication = scored(replication_rows(data, every_test), cfg)
     sampled = {r["id"] for r in read_jsonl(runs["random"][0] / "dataset" / "test.jsonl")}
     rep_sample = replication[replication["id"].isin(sampled)]
     table = [published(data), system_row("replication TinyLlama-1.1B, rescored by us", "random", replication, n)]
@@ -267,29 +301,29 @@ def main(argv=None):
     ours = {}
     for split, (run, _) in runs.items():
         for variant, title in (("base", "untrained"), ("tuned", "tuned")):
-            ours[split, variant] = scored(read_jsonl(output_path(run, args.model, variant)), cfg)[0]
+            ours[split, variant] = scored(read_jsonl(output_path(run, args.model, variant)), cfg)
             table.append(system_row(f"{label} {title}", split + (", sampled" if args.test else ""), ours[split, variant], n))
-    other, twin = other_decoding(runs["random"][0], cfg, args, times)
-    decoded = scored(read_jsonl(output_path(twin, args.model, "tuned")), cfg)[0]
-    table.append(system_row(f"{label} tuned, open answers {other}", "random" + (", sampled" if args.test else ""), decoded, n))
+    decoded = {how: scored(read_jsonl(output_path(twin, args.model, "tuned")), cfg) for how, twin in twins.items()}
+    for how, df in decoded.items(): table.append(system_row(f"{label} tuned, {how}", "random" + (", sampled" if args.test else ""), df, n))
     tuned = ours["random", "tuned"]
     diff = paired(rep_sample, tuned, ("bleu", "rouge1", "rougeL", "bertscore_f1", "survey_quality", "words"), n)
     diff = diff.rename(columns={"a": "replication", "b": f"{label} tuned"})
-    decoding = paired(tuned, decoded, ("bleu", "rouge1", "rougeL", "bertscore_f1", "survey_quality", "self_bleu", "words"), n)
-    decoding = decoding.rename(columns={"a": f"open {cfg['generate']['open']}", "b": f"open {other}"})
+    decoding = pd.concat([paired(tuned, df, ("bleu", "rougeL", "bertscore_f1", "closed_exact", "survey_quality", "self_bleu", "words"), n)
+                          .rename(columns={"a": "profile's decoding", "b": "other"}).assign(other=how) for how, df in decoded.items()])
+    closed = closed_answers({"replication": rep_sample, f"{label} tuned": tuned, **{f"{label} tuned, {h}": d for h, d in decoded.items()}})
     seen_frames = {"replication, all 358": replication, "replication, sampled": rep_sample,
                    f"{label} untrained": ours["random", "base"], f"{label} tuned": tuned}
     train_prompts = {prompt_key(r) for r in rows if r["split"] == "train"}
     in_train = {r["id"]: (r["persona_id"], r["question"]) in train_prompts for r in every_test}
-    seen = by({k: df.assign(prompt_in_train=df["id"].map(in_train)) for k, df in seen_frames.items()}, "prompt_in_train")
+    seen = by({k: df.assign(prompt_in_train=df["id"].map(in_train)) for k, df in seen_frames.items()}, "prompt_in_train", n=n)
     compared = {"replication": rep_sample, f"{label} tuned": tuned, f"{label} tuned, persona split": ours["persona", "tuned"]}
     domains, types = by(compared, "domain"), by(compared, "question_type")
-    times["scoring"] = round(time.time() - start, 1)
+    times = {**stage_times([run for run, _ in runs.values()], list(twins.values())), "scoring": round(time.time() - start, 1)}
     env = environment()
     shown = figures(table, seen, page)
-    write_page(page, table, diff, decoding, seen, domains, types, times, args, env)
+    write_page(page, table, diff, decoding, closed, seen, domains, types, times, args, env)
     results = {"args": vars(args), "environment": env, "seconds": times, "table": table, "difference": diff.to_dict("records"),
-               "decoding": decoding.to_dict("records"),
+               "decoding": decoding.to_dict("records"), "closed": closed.to_dict("records"),
                "seen_in_training": seen.to_dict("records"), "domains": domains.to_dict("records"), "types": types.to_dict("records"),
                "figures": shown}
     (page / "results.json").write_text(json.dumps(results, indent=1, default=float) + "\n")

@@ -42,7 +42,7 @@ def test_rescoring_agrees_with_the_published_scores(compared):
     assert [(r["system"], r["split"], r["answers"]) for r in ours] == [
         ("tiny-random untrained", "random, sampled", 8), ("tiny-random tuned", "random, sampled", 8),
         ("tiny-random untrained", "persona, sampled", 8), ("tiny-random tuned", "persona, sampled", 8),
-        ("tiny-random tuned, open answers greedy", "random, sampled", 8)]
+        ("tiny-random tuned, open answers greedy", "random, sampled", 8), ("tiny-random tuned, closed answers sample", "random, sampled", 8)]
 
 
 def test_the_persona_split_has_no_shared_persona_or_repeated_prompt(compared):
@@ -62,7 +62,8 @@ def test_the_persona_split_has_no_shared_persona_or_repeated_prompt(compared):
 def test_a_second_run_resumes_and_writes_the_page(compared):
     tmp, first, second = compared
     seconds = json.loads((tmp / "page" / "results.json").read_text())["seconds"]
-    assert "already trained" in second.stdout and "random: import" not in seconds  # nothing imported or trained again
+    assert "already trained" in second.stdout and "nothing to do" not in first.stdout  # the second run trains nothing again
+    assert {"random: dataset", "persona: dataset", "scoring"} <= set(seconds) and {"random-open-greedy", "random-closed-sample"} == {k.split(":")[0] for k in seconds if k.startswith("random-")}
     assert {p.name for p in (tmp / "page").iterdir()} >= {"tables.md", "results.json", "systems.png", "seen_in_training.png"}
     page = (tmp / "page" / "tables.md").read_text()
     assert "--train 16 --test 8" in page and "| replication TinyLlama-1.1B, as published | random | 358 |" in page
