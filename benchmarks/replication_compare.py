@@ -322,7 +322,8 @@ def main(argv=None):
     env = environment()
     shown = figures(table, seen, page)
     write_page(page, table, diff, decoding, closed, seen, domains, types, times, args, env)
-    results = {"args": vars(args), "environment": env, "seconds": times, "table": table, "difference": diff.to_dict("records"),
+    settings = {k: v for k, v in vars(args).items() if k not in ("data", "out", "page")}  # paths of this machine stay out
+    results = {"args": settings, "environment": env, "seconds": times, "table": table, "difference": diff.to_dict("records"),
                "decoding": decoding.to_dict("records"), "closed": closed.to_dict("records"),
                "seen_in_training": seen.to_dict("records"), "domains": domains.to_dict("records"), "types": types.to_dict("records"),
                "figures": shown}

@@ -62,6 +62,7 @@ def test_the_persona_split_has_no_shared_persona_or_repeated_prompt(compared):
 def test_a_second_run_resumes_and_writes_the_page(compared):
     tmp, first, second = compared
     seconds = json.loads((tmp / "page" / "results.json").read_text())["seconds"]
+    assert not {"data", "out", "page"} & set(json.loads((tmp / "page" / "results.json").read_text())["args"])  # no local paths
     assert "already trained" in second.stdout and "nothing to do" not in first.stdout  # the second run trains nothing again
     assert {"random: dataset", "persona: dataset", "scoring"} <= set(seconds) and {"random-open-greedy", "random-closed-sample"} == {k.split(":")[0] for k in seconds if k.startswith("random-")}
     assert {p.name for p in (tmp / "page").iterdir()} >= {"tables.md", "results.json", "systems.png", "seen_in_training.png"}
