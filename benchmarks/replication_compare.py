@@ -135,12 +135,14 @@ def closed_answers(frames: dict) -> pd.DataFrame:
     "Per system and closed question type: agreement with the reference's option, and how far the option shares are."
     rows = []
     for system, df in frames.items():
-        div = divergence_table(df).query("group == 'all'").set_index("question_type")
+        div = divergence_table(df)  # empty when no answer names an option
+        div = div[div["group"] == "all"].set_index("question_type") if len(div) else pd.DataFrame()
+        of = lambda col, qtype: div[col].get(qtype) if col in div else None
         for qtype, g in df[df["ref_choice"].notna()].groupby("question_type"):
             first = g["options"].iloc[0][0]  # yes, strongly disagree, ...
             rows.append({"system": system, "question_type": qtype, "answers": len(g), "exact": g["closed_exact"].mean(),
-                         "within_one": g["closed_within_one"].mean(), "js_divergence": div["js_divergence"].get(qtype),
-                         "wasserstein": div["wasserstein"].get(qtype) if "wasserstein" in div else None,
+                         "within_one": g["closed_within_one"].mean(), "js_divergence": of("js_divergence", qtype),
+                         "wasserstein": of("wasserstein", qtype),
                          f"share '{first}' (answers / references)": f"{(g['pred_choice'] == first).mean():.2f} / {(g['ref_choice'] == first).mean():.2f}"})
     return pd.DataFrame(rows)
 
