@@ -106,7 +106,10 @@ def other_decodings(run: Path, cfg: dict, args) -> dict:
         other = "greedy" if cfg["generate"][kind] == "sample" else "sample"
         twin = twins[f"{kind} answers {other}"] = run.parent / f"{run.name}-{kind}-{other}"
         if not twin.exists():  # the same data and adapter; only the answers are made again
-            shutil.copytree(run, twin, ignore=shutil.ignore_patterns("generations", "metrics"))
+            part = twin.with_name(twin.name + ".part")  # a copy cut short is made again, never used
+            shutil.rmtree(part, ignore_errors=True)
+            shutil.copytree(run, part, ignore=shutil.ignore_patterns("generations", "metrics"))
+            part.rename(twin)
         generate(twin, open_run(twin, None, {f"generate.{kind}": other}), args.model, "tuned")
     return twins
 
@@ -283,6 +286,9 @@ def main(argv=None):
     ap.add_argument("--bootstrap", type=int, default=1000)
     args = ap.parse_args(argv)
     data, page = Path(args.data), Path(args.page)
+    for key in ("train", "test", "epochs", "bootstrap"):
+        if getattr(args, key) < (0 if key in ("train", "test") else 1):
+            fail(f"--{key} is {getattr(args, key)}; give {'0 (all rows) or more' if key in ('train', 'test') else '1 or more'}")
     if not (data / "generated_data_2").is_dir() or not (data / "evaluation_results_2").is_dir():
         fail(f"{data} is not the replication's data folder (it needs generated_data_2/ and evaluation_results_2/); "
              "clone huikangjiang06/Polypersona_Replication and pass --data")

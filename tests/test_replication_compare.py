@@ -73,3 +73,5 @@ def test_a_second_run_resumes_and_writes_the_page(compared):
 def test_bad_data_folder(tmp_path):
     res = bench("--data", tmp_path, "--out", tmp_path / "runs", "--page", tmp_path / "page")
     assert res.returncode == 1 and "is not the replication's data folder" in res.stderr and "Traceback" not in res.stderr
+    res = bench("--train", -1, "--out", tmp_path / "runs", "--page", tmp_path / "page")
+    assert res.returncode == 1 and "--train is -1; give 0 (all rows) or more" in res.stderr and not (tmp_path / "runs").exists()
