@@ -68,8 +68,8 @@ def data_steps(run_dir, profile: str) -> list[Step]:
             Step("01_dialogue_pipeline", p, _stages(run_dir, "plan", "dataset"), ("00_personas",))]
 
 
-def model_steps(run_dir, profile: str, models: list[str]) -> list[Step]:
-    "Phase 2: per model, training, generation per domain of the test split, then scoring."
+def model_steps(run_dir, profile: str, models: list[str], survey: str | None = None) -> list[Step]:
+    "Phase 2: per model, training, generation per domain of the test split, then scoring; and the human benchmark on `survey`, if given."
     steps, p = [], {"run_dir": str(run_dir), "profile": profile}
     for m in models:
         train = Step("02_qlora_train", {**p, "model": m}, _stages(run_dir, f"train:{model_key(m)}"))
@@ -78,6 +78,7 @@ def model_steps(run_dir, profile: str, models: list[str]) -> list[Step]:
         score = Step("04_metrics", {**p, "model": m}, _stages(run_dir, *(f"metrics:{model_key(m)}:{v}:test" for v in ("base", "tuned"))),
                      tuple(g.name for g in gens))
         steps += [train, *gens, score]
+        if survey: steps.append(Step("06_human_benchmark", {**p, "model": m}, _stages(run_dir, f"human:{model_key(m)}:{survey}"), (train.name,)))
     return steps
 
 
@@ -181,10 +182,12 @@ def run_batch(run_dir, cfg: dict,  # the run directory and its config (from `ope
              ) -> dict:  # step name: seconds, or "skipped"
     "Execute every stage notebook of the profile on `run_dir`: data, models, report. Resumes where a run stopped."
     import torch
+    from .human import load_mapping
     preflight(cfg)
     run_dir, profile, gpus = Path(run_dir).resolve(), cfg["profile"], torch.cuda.device_count()
     out, result = run_dir / "notebooks", {}
     result |= run_steps(data_steps(run_dir, profile), out, workers, gpus=gpus)
-    result |= run_steps(model_steps(run_dir, profile, cfg["models"]), out, workers, gpus=gpus)
+    survey = load_mapping(cfg["human"]["survey"])["name"] if cfg["human"]["reproduce"] else None  # stage 06, where the profile runs it
+    result |= run_steps(model_steps(run_dir, profile, cfg["models"], survey), out, workers, gpus=gpus)
     result |= run_steps(report_steps(run_dir, profile), out, workers, gpus=gpus)
     return result

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['MAIN_METRICS', 'COMMANDS', 'FLAGS', 'CHOICES', 'personas', 'plan', 'teacher_overrides', 'build_dataset_command',
-           'train', 'generate', 'main_metrics', 'evaluate', 'serve', 'reproduce', 'make_parser', 'main']
+           'train', 'generate', 'main_metrics', 'evaluate', 'serve', 'human', 'reproduce', 'make_parser', 'main']
 
 # %% ../nbs/19_cli.ipynb #d996a935
 import argparse, inspect, sys, time
@@ -151,6 +151,27 @@ def serve(model: str = "smollm2-135m",  # a registry name or a model folder
             while True: time.sleep(3600)
         except KeyboardInterrupt: pass
 
+# %% ../nbs/19_cli.ipynb #c2ab0deb
+def human(run: str = "runs/cpu",  # the run directory (the main job's by default): its trained adapter, if any, is the tuned model
+          survey: str = None,  # a built-in survey (anes96, the default) or the path of a mapping file (.yaml) for a CSV
+          model: str = None,  # a registry name or a model folder (default: the profile's first)
+          respondents: int = None,  # ask a seeded sample of this many respondents (default: the profile's; cpu: 120)
+          backend: str = None,  # local (default): base and tuned, scored and generated; openai: generation through a server
+          base_url: str = None,  # openai: the server's address, e.g. http://127.0.0.1:8000/v1
+          server_model: str = None,  # openai: the name the server gives the model (default: --model)
+          profile: str = None,  # profile of a new run: cpu (default), smoke, paper, colab-t4, or a YAML file
+         ):
+    "Stage 06: a real survey's respondents (ANES 1996 by default) answer its items as personas; print how close the model comes to the people, beside the baselines."
+    from polypersona.human import human_benchmark
+    cfg = open_run(run, profile, {"human.survey": str(Path(survey).resolve()) if survey and Path(survey).suffix else survey,
+                                  "human.respondents": respondents, "human.backend": backend, "human.base_url": base_url})
+    r = human_benchmark(run, cfg, model or cfg["models"][0], server_model)
+    print(f"{r['survey']}: {r['respondents']} respondents; representativeness is 1 - W1/W1max (1: the people's distribution), "
+          "with 95 % bootstrap intervals\n")
+    print(r["table"].to_markdown(index=False))
+    for note in r["notes"]: print(f"\nnote: {note}")
+    print(f"\ntables: {Path(run) / 'tables' / r['stem']}_*; figures: {Path(run) / 'figures' / r['stem']}_*")
+
 # %% ../nbs/19_cli.ipynb #2715efc4
 def reproduce(profile: str = "cpu",  # cpu (the default main job), smoke, paper, colab-t4, or a YAML file
               run: str = None,  # the run directory (default: runs/<profile>); a stopped run goes on where it stopped
@@ -172,11 +193,12 @@ def reproduce(profile: str = "cpu",  # cpu (the default main job), smoke, paper,
     print(f"{ran} notebooks executed, {len(steps) - ran} already complete, in {(time.time() - t) / 60:.1f} min -> {Path(run) / 'notebooks'}")
     for (model, variant), s in load_scores(run).items(): print(f"{model} {variant}: {main_metrics(s['overall'])}")
     print(f"tables: {Path(run) / 'tables'} (CSV, Markdown, LaTeX); figures: {Path(run) / 'figures'} (PNG, PDF)")
+    for t in sorted((Path(run) / "tables").glob("human_*_summary.md")): print(f"human benchmark: {t}")
     if figures: print(f"published: {publish(run, figures)}")
 
 # %% ../nbs/19_cli.ipynb #66415bcc
 COMMANDS = {"personas": personas, "plan": plan, "build-dataset": build_dataset_command, "train": train, "generate": generate,
-            "evaluate": evaluate, "serve": serve, "reproduce": reproduce}
+            "evaluate": evaluate, "serve": serve, "human": human, "reproduce": reproduce}
 FLAGS = {"from_": "--from"}
 CHOICES = {"plan.split": ("persona", "random"), "generate.split": ("test", "val"), "evaluate.split": ("test", "val"), "variant": ("base", "tuned"), "backend": ("local", "openai"),
            "quantization": ("auto", "4bit", "none"), "precision": ("auto", "bf16", "fp16", "fp32")}  # by argument, or command.argument

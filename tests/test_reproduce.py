@@ -41,12 +41,15 @@ def test_smoke_profile_end_to_end_resumes_after_a_kill(tmp_path):
     executed = sorted(nb.name for nb in (run / "notebooks").glob("*.ipynb"))
     domains = list(dict.fromkeys(json.loads(l)["domain"] for l in (run / "dataset" / "test.jsonl").read_text().splitlines()))
     assert executed == sorted(["00_personas.ipynb", "01_dialogue_pipeline.ipynb", "02_qlora_train__smollm2-135m.ipynb",
-                               *(f"03_generate__smollm2-135m__{d}.ipynb" for d in domains), "04_metrics__smollm2-135m.ipynb", "05_report.ipynb"])
+                               *(f"03_generate__smollm2-135m__{d}.ipynb" for d in domains), "04_metrics__smollm2-135m.ipynb", "05_report.ipynb",
+                               "06_human_benchmark__smollm2-135m.ipynb"])
     assert all(not executed_errors(run / "notebooks" / nb) for nb in executed)
     for variant in ("base", "tuned"): assert f"smollm2-135m {variant}: bleu" in out
     for t in ("standard_metrics", "survey_metrics", "per_domain", "base_vs_tuned", "fidelity_diversity", "groups", "dataset_domains"):
         assert all((run / "tables" / f"{t}.{ext}").exists() for ext in ("csv", "md", "tex"))
     assert (run / "figures" / "per_domain_heatmap.pdf").exists()
+    human = (run / "tables" / "human_anes96_smollm2-135m_summary.md").read_text()  # stage 06: both variants, both methods
+    assert all(f"smollm2-135m {v} {m}" in human for v in ("base", "tuned") for m in ("scores", "generate")) and "uniform" in human
     assert "TinyLlama 1.1B (paper)" in (run / "tables" / "standard_metrics.md").read_text()
     assert not [p for p in run.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]  # the key reached no file
 
@@ -57,6 +60,7 @@ def test_smoke_profile_end_to_end_resumes_after_a_kill(tmp_path):
     manifest = json.loads((tmp_path / "figures" / "manifest.json").read_text())
     assert manifest["profile"] == "smoke" and manifest["environment"]["packages"]["torch"]
     assert (tmp_path / "figures" / "model_comparison.png").exists()
+    assert (tmp_path / "figures" / "human_anes96_smollm2-135m_party_id.png").exists()
 
 
 def profile_file(tmp_path, **keys):

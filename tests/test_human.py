@@ -1,0 +1,94 @@
+"Stage 06: a user's own survey CSV and ANES 1996 through the `human` command, a real local server, and bad input."
+import json
+import pandas as pd
+import yaml
+from polypersona.backends import local_server
+from polypersona.core import read_jsonl, read_manifest
+from conftest import cli_error, ok
+
+BASELINES = ("persona-blind (people's overall answers)", "uniform")
+
+
+def user_survey(folder, rows: list[str]):
+    "A panel CSV (id, age, sex, two attitude items) and its mapping, as a user would write them."
+    (folder / "panel.csv").write_text("rid,age,sex,trust,news\n" + "\n".join(rows) + "\n")
+    (folder / "panel.yaml").write_text(yaml.safe_dump(sort_keys=False, data={
+        "source": "panel.csv", "id": "rid", "domain": "community",
+        "persona": {"age": {"column": "age"}, "gender": {"column": "sex", "codes": {"f": "woman", "m": "man"}},
+                    "description": "I am a {age}-year-old {gender}."},
+        "groups": {"age_band": {"column": "age", "bands": {"under 40": [0, 39], "40-59": [40, 59], "60 and over": [60, 120]}},
+                   "sex": {"column": "sex", "codes": {"f": "women", "m": "men"}}},
+        "items": [{"id": "trust", "column": "trust", "text": "How much do you trust your neighbours?", "ordered": True,
+                   "options": {1: "Not at all", 2: "A little", 3: "Somewhat", 4: "A lot"}},
+                  {"id": "news", "column": "news", "text": "Where do you get most of your news?", "ordered": False,
+                   "options": {"tv": "Television", "web": "The internet", "paper": "Newspapers"}}]}))  # in the user's order
+    return folder / "panel.yaml"
+
+
+def people(n=36):
+    "Respondents whose trust rises with age and whose news source moves from the web to television."
+    return [f"r{i},{20 + 2 * i},{'fm'[i % 2]},{1 + min(3, i // 9)},{['web', 'tv', 'paper'][min(2, i // 14)] if i % 7 else ''}" for i in range(n)]
+
+
+def test_a_users_survey_csv_runs_through_the_same_path_and_resumes(tmp_path):
+    mapping = user_survey(tmp_path, people())
+    run = tmp_path / "run"
+    out = ok("human", "--run", run, "--survey", mapping, "--model", "tiny-random").stdout  # cpu profile: groups of 10 or more
+    assert "panel: 36 respondents" in out and "tuned: left out" in out
+    for system in ("tiny-random base scores", "tiny-random base generate", *BASELINES): assert f"| {system}" in out
+    summary = pd.read_csv(run / "tables" / "human_panel_tiny-random_scores.csv").set_index("system")
+    assert summary.loc["tiny-random base scores", "answered"] == 1.0
+    assert 0 < summary.loc["uniform", "representativeness"] < summary.loc[BASELINES[0], "representativeness"] <= 1
+    assert summary.loc[BASELINES[0], "representativeness_lo"] <= summary.loc[BASELINES[0], "representativeness_hi"]
+    dists = pd.read_csv(run / "tables" / "human_panel_tiny-random_distributions.csv")
+    assert set(dists["group"]) == {"age_band", "sex"} and set(dists["item"]) == {"trust", "news"}
+    totals = dists.groupby(["item", "group", "value", "system"])["share"].sum(min_count=1)
+    assert (totals.dropna().sub(1).abs() < 1e-6).all()  # a system with no parsed answer in a group has no shares there
+    assert totals.xs("tiny-random base scores", level="system").notna().all()
+    people_trust = dists.query("system == 'people' and item == 'trust' and group == 'age_band' and option == 'A lot'")
+    assert people_trust.set_index("value")["share"].to_dict() == {"under 40": 0.0, "40-59": 0.0, "60 and over": 9 / 16}
+    scores = read_jsonl(run / "human" / "panel" / "tiny-random" / "base-scores.jsonl")
+    assert len(scores) == 36 + 36 - 6  # every answer the people gave, less the six empty news cells
+    assert (run / "figures" / "human_panel_tiny-random_trust.png").exists()
+    assert "human:tiny-random:panel" in read_manifest(run)["stages"]
+
+    again = ok("human", "--run", run, "--survey", mapping, "--model", "tiny-random").stdout
+    assert "batch" not in again  # nothing was asked again (no progress bar)
+    assert len(read_jsonl(run / "human" / "panel" / "tiny-random" / "base-scores.jsonl")) == len(scores)
+
+
+def test_anes_from_the_command_line_with_a_sample(tmp_path):
+    out = ok("human", "--run", tmp_path / "run", "--model", "tiny-random", "--respondents", "40", "--profile", "smoke").stdout
+    assert "anes96: 40 respondents" in out and "| uniform" in out
+    by_group = pd.read_csv(tmp_path / "run" / "tables" / "human_anes96_tiny-random_by_group.csv")
+    assert {"age_band", "education", "income_band", "party"} <= set(by_group.columns)
+    cells = pd.read_csv(tmp_path / "run" / "tables" / "human_anes96_tiny-random_distributions.csv")
+    assert cells.query("item == 'party_id' and group == 'party'").empty  # party is not a group for the party item
+
+
+def test_the_panel_through_a_real_local_server(tmp_path):
+    "Generation through transformers serve on 127.0.0.1, the path of any OpenAI-compatible server."
+    mapping = user_survey(tmp_path, people(12))
+    run = tmp_path / "run"
+    with local_server("smollm2-135m", log_path=tmp_path / "server.log") as (url, name):
+        out = ok("human", "--run", run, "--survey", mapping, "--backend", "openai", "--base-url", url,
+                 "--server-model", name, "--respondents", "12", "--profile", "smoke").stdout  # groups of 2 and more
+    assert "(server) generate" in out and "scores: left out" in out
+    rows = read_jsonl(next((run / "human" / "panel").glob("*/server-generate.jsonl")))
+    assert len(rows) == 12 + 12 - 2 and all(r["text"] for r in rows)
+    options = {"trust": ["Not at all", "A little", "Somewhat", "A lot"], "news": ["Television", "The internet", "Newspapers"]}
+    assert all(r["choice"] is None or options[r["item"]][r["choice"]].lower() in r["text"].lower() for r in rows)
+    assert any(r["choice"] is not None for r in rows)
+    settings = json.loads(next((run / "human" / "panel").glob("*/server-generate.json")).read_text())
+    assert settings["base_url"] == url and "key" not in json.dumps(settings).lower()
+
+
+def test_bad_survey_input(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert "neither a built-in survey" in cli_error(capsys, "human", "--run", run, "--survey", tmp_path / "none.yaml", "--model", "tiny-random")
+    bad = user_survey(tmp_path, ["r1,30,f,7,tv"])
+    assert "row 1, column 'trust': code 7 is not among item 'trust'" in cli_error(capsys, "human", "--run", tmp_path / "r2", "--survey", bad, "--model", "tiny-random")
+    assert "no group of the 1 respondents asked" in cli_error(capsys, "human", "--run", tmp_path / "r6", "--survey", user_survey(tmp_path, people(1)), "--model", "tiny-random")
+    assert "human.respondents is 0" in cli_error(capsys, "human", "--run", tmp_path / "r3", "--respondents", "0", "--model", "tiny-random")
+    assert "invalid choice: 'grpc'" in cli_error(capsys, "human", "--run", tmp_path / "r4", "--backend", "grpc")
+    assert "human.base_url is not set" in cli_error(capsys, "human", "--run", tmp_path / "r5", "--backend", "openai", "--model", "tiny-random")
