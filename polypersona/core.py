@@ -100,7 +100,10 @@ def profile_names() -> list[str]:
 # %% ../nbs/10_core.ipynb #ba5a3753
 def _read_yaml(path, what: str) -> dict:
     try: data = yaml.safe_load(read_text(path, what))
-    except yaml.YAMLError as e: fail(f"{what} {path} is not valid YAML: {str(e).splitlines()[0]}")
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)  # where the parser gave up, which is where to look
+        fail(f"{what} {path} is not valid YAML: {getattr(e, 'problem', None) or str(e).splitlines()[0]}"
+             + (f" (line {mark.line + 1}, column {mark.column + 1}); quote text that holds : ? # or {{ }}" if mark else ""))
     if not isinstance(data, dict): fail(f"{what} {path} should hold a mapping of keys to values")
     return data
 

@@ -4,16 +4,15 @@
 
 # %% ../nbs/06_human_benchmark.ipynb #7537d806
 from __future__ import annotations
-import json, math, random, time, warnings
+import dataclasses, functools, json, math, random, string, time, warnings
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 import numpy as np
 import pandas as pd
-import yaml
 from tqdm.auto import tqdm
 from .backends import LocalBackend, OpenAIBackend, Request
-from .core import append_jsonl, atomic_write, fail, read_log, read_text, record_stage, sha256
+from .core import _read_yaml, append_jsonl, atomic_write, fail, read_log, record_stage, sha256
 from .dialogue import Question, pair_seed, parse_choice, prompt_messages
 from .generate import clean_answer
 from .models import get_spec, load_model, model_key
@@ -23,8 +22,8 @@ from .report import save_figure, save_table
 # %% auto #0
 __all__ = ['BUILTIN_SURVEYS', 'PERSONA_FIELDS', 'METHODS', 'PEOPLE', 'UNIFORM', 'BLIND', 'mapping_path', 'load_mapping',
            'missing', 'label', 'option_index', 'Survey', 'read_source', 'respondent', 'import_survey', 'sample_survey',
-           'panel_questions', 'answer_panel', 'ask_panel', 'distances', 'compare', 'summary_table',
-           'representativeness_figure', 'distribution_figure', 'ask_systems', 'human_benchmark']
+           'panel_questions', 'answer_panel', 'ask_panel', 'distances', 'check_groups', 'compare', 'summary_table',
+           'representativeness_figure', 'distribution_figure', 'check_human', 'ask_systems', 'human_benchmark']
 
 # %% ../nbs/06_human_benchmark.ipynb #08fff4c6
 BUILTIN_SURVEYS = {"anes96": Path(str(resources.files("polypersona") / "data" / "anes96.yaml"))}
@@ -45,19 +44,29 @@ def _need(d: dict, key: str, where: str, kind=None):
     return d[key]
 
 
+def _check_spec(spec, where: str) -> None:
+    "A column spec: its column, codes as a mapping, bands as [low, high] pairs of numbers."
+    _need(spec if isinstance(spec, dict) else {}, "column", where, str)
+    for key in ("codes", "bands"):
+        if key in spec and not isinstance(spec[key], dict): fail(f"{where}: {key!r} should map each code or band to its words")
+    for words, band in (spec.get("bands") or {}).items():
+        if not (isinstance(band, list) and len(band) == 2 and all(isinstance(x, (int, float)) for x in band) and band[0] <= band[1]):
+            fail(f"{where}: band {words!r} is {band!r}; write it as [low, high], two numbers with low <= high")
+
+
 def load_mapping(name_or_path: str) -> dict:
     "The mapping of a survey, checked: its sections, each column spec and each item."
     path = mapping_path(name_or_path)
-    m = yaml.safe_load(read_text(path, "survey mapping")) or {}
-    where = str(path)
-    if isinstance(m, dict): m.setdefault("name", path.stem)
-    if not isinstance(m, dict): fail(f"{where}: a survey mapping is a YAML mapping with source, persona, groups and items")
+    m, where = _read_yaml(path, "survey mapping"), str(path)
+    m.setdefault("name", path.stem)
     for key, kind in (("source", str), ("persona", dict), ("items", list)): _need(m, key, where, kind)
-    unknown = set(m["persona"]) - {*PERSONA_FIELDS, "description"}
-    if unknown: fail(f"{where}: persona field {sorted(unknown)[0]!r} is not one a card has; use {', '.join(PERSONA_FIELDS)} or description")
-    for name, spec in {**{f"persona.{k}": v for k, v in m["persona"].items() if k != "description"},
-                       **{f"groups.{k}": v for k, v in (m.get("groups") or {}).items()}}.items():
-        _need(spec if isinstance(spec, dict) else {}, "column", f"{where}, {name}", str)
+    if not m["items"]: fail(f"{where}: 'items' is empty; map at least one closed question")
+    fields = set(m["persona"]) - {"description"}
+    if fields - set(PERSONA_FIELDS): fail(f"{where}: persona field {sorted(fields - set(PERSONA_FIELDS))[0]!r} is not one a card has; use {', '.join(PERSONA_FIELDS)} or description")
+    named = {f for _, f, _, _ in string.Formatter().parse(m["persona"].get("description") or "") if f is not None}
+    if named - fields: fail(f"{where}: persona.description names {{{sorted(named - fields)[0]}}}, which is not a persona field of the mapping ({', '.join(sorted(fields))})")
+    for name, spec in {**{f"persona.{k}": m["persona"][k] for k in fields}, **{f"groups.{k}": v for k, v in (m.get("groups") or {}).items()}}.items():
+        _check_spec(spec, f"{where}, {name}")
     ids = set()
     for i, item in enumerate(m["items"], 1):
         at = f"{where}, item {i}"
@@ -68,7 +77,7 @@ def load_mapping(name_or_path: str) -> dict:
     for g, spec in (m.get("groups") or {}).items():
         bad = set(spec.get("skip_items") or []) - ids
         if bad: fail(f"{where}, groups.{g}: skip_items names {sorted(bad)[0]!r}, which is not an item id")
-    return {**m, "path": path, "groups": m.get("groups") or {}}
+    return {**m, "path": path, "groups": m.get("groups") or {}, "sha256": sha256(path)}
 
 # %% ../nbs/06_human_benchmark.ipynb #741aca1d
 def _same(a, b) -> bool:
@@ -117,6 +126,7 @@ class Survey:
     skip: dict[str, list[str]]      # group: the items it is not used for
     missing: dict[str, int]         # item: empty cells, skipped
     group_values: dict[str, list]   # group: its values in the mapping's order
+    mapping_sha256: str             # the mapping the prompts are written from: answers are kept per mapping
 
 
 def read_source(m: dict) -> pd.DataFrame:
@@ -129,7 +139,8 @@ def read_source(m: dict) -> pd.DataFrame:
         return getattr(smd, name).load_pandas().data
     path = (m["path"].parent / src).resolve()
     if not path.is_file(): fail(f"{m['path']}: source {src!r} ({path}) does not exist; give a CSV path relative to the mapping")
-    return pd.read_csv(path)
+    try: return pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e: fail(f"{path} is not a readable CSV file ({e}); save it as UTF-8 CSV with a header row")
 
 
 def _check_columns(m: dict, df: pd.DataFrame) -> None:
@@ -137,6 +148,8 @@ def _check_columns(m: dict, df: pd.DataFrame) -> None:
     cols = [s["column"] for s in specs] + ([m["id"]] if m.get("id") else [])
     absent = [c for c in cols if c not in df.columns]
     if absent: fail(f"{m['path']}: column {absent[0]!r} is not in the data (it has {', '.join(map(str, df.columns))})")
+    repeated = df[m["id"]][df[m["id"]].duplicated()] if m.get("id") else []
+    if len(repeated): fail(f"{m['path']}: id column {m['id']!r} has {repeated.iloc[0]!r} more than once; each respondent needs an id of their own")
 
 
 def respondent(m: dict, row: pd.Series, pid: str, where: str) -> Persona:
@@ -176,7 +189,7 @@ def import_survey(name_or_path: str = "anes96") -> Survey:
     return Survey(m["name"], personas, questions, {i["id"]: bool(i.get("ordered")) for i in m["items"]},
                   answers.dropna(subset=["option"]).astype({"option": int}).reset_index(drop=True), pd.DataFrame(groups),
                   {g: list(s.get("skip_items") or []) for g, s in m["groups"].items()}, {k: int(v) for k, v in missed.items()},
-                  {g: _group_values(s, [r[g] for r in groups]) for g, s in m["groups"].items()})
+                  {g: _group_values(s, [r[g] for r in groups]) for g, s in m["groups"].items()}, m["sha256"])
 
 
 
@@ -187,9 +200,9 @@ def sample_survey(s: Survey, n: int | None, seed: int = 42) -> Survey:
     if n is None or n >= len(s.personas): return s
     order = [p.id for p in s.personas]
     keep = set(random.Random(seed).sample(order, len(order))[:n])  # a prefix of one shuffle: samples nest
-    return Survey(s.name, [p for p in s.personas if p.id in keep], s.questions, s.ordered,
-                  s.answers[s.answers["persona_id"].isin(keep)].reset_index(drop=True),
-                  s.groups[s.groups["persona_id"].isin(keep)].reset_index(drop=True), s.skip, s.missing, s.group_values)
+    return dataclasses.replace(s, personas=[p for p in s.personas if p.id in keep],
+                               answers=s.answers[s.answers["persona_id"].isin(keep)].reset_index(drop=True),
+                               groups=s.groups[s.groups["persona_id"].isin(keep)].reset_index(drop=True))
 
 # %% ../nbs/06_human_benchmark.ipynb #147c48e4
 METHODS = ("scores", "generate")
@@ -222,10 +235,11 @@ def answer_panel(backend, method: str, todo: list[dict], h: dict) -> list[dict]:
 
 def ask_panel(path, settings: dict, get_backend, method: str, questions: list[dict], h: dict, step: int = 64) -> pd.DataFrame:
     "The answers in `path` to every one of `questions`, asking the backend (`get_backend()`, called only if needed) those not answered yet."
-    if method not in METHODS: fail(f"human.methods has {method!r}; use scores or generate")
     path, saved = Path(path), Path(path).with_suffix(".json")
-    if saved.exists() and json.loads(saved.read_text()) != settings:
-        fail(f"{path} holds answers made with other settings (see {saved.name}); delete both to ask again, or use a new --run directory")
+    old = json.loads(saved.read_text()) if saved.exists() else settings
+    changed = sorted(k for k in {*old, *settings} if old.get(k) != settings.get(k))
+    if changed: fail(f"{path} holds answers made with other settings ({', '.join(changed)}; see {saved.name}); "
+                     "delete both to ask again, or use a new --run directory")
     atomic_write(saved, json.dumps(settings, indent=2) + "\n")
     done = {(r["persona_id"], r["item"]) for r in read_log(path)}
     todo = [q for q in questions if (q["persona_id"], q["item"]) not in done]
@@ -291,9 +305,19 @@ def _interval(per_cell: list[np.ndarray], bounds=(0, 1)) -> tuple[float, float, 
     return float(mean[0]), float(np.clip(2 * mean[0] - q_hi, *bounds)), float(np.clip(2 * mean[0] - q_lo, *bounds))
 
 
+def check_groups(s: Survey, min_group: int) -> None:
+    "Fails unless some item has a group of `min_group` or more respondents who answered it: checked before asking."
+    answered = s.answers.merge(s.groups, on="persona_id")
+    sizes = [answered[~answered["item"].isin(s.skip.get(g, []))].groupby(["item", g]).size() for g in s.group_values]
+    if not any((n >= min_group).any() for n in sizes):
+        fail(f"no group of the {len(s.personas)} respondents asked has human.min_group ({min_group}) of them; "
+             "ask more respondents (--respondents) or lower human.min_group")
+
+
 def compare(s: Survey, systems: dict[str, pd.DataFrame],  # system name: its answers (persona_id, item, probs or choice)
             n_boot: int = 1000, seed: int = 42, min_group: int = 10) -> dict[str, pd.DataFrame]:
     "The systems' and the baselines' distances to the people: summary, by item, by group, and every distribution."
+    check_groups(s, min_group)
     ids = [p.id for p in s.personas]
     pos, n = {pid: i for i, pid in enumerate(ids)}, len(ids)
     weights = np.vstack([np.ones(n), np.random.default_rng(seed).multinomial(n, np.full(n, 1 / n), size=n_boot)])  # row 0: the sample
@@ -323,8 +347,6 @@ def compare(s: Survey, systems: dict[str, pd.DataFrame],  # system name: its ans
             for name, dist in {PEOPLE: human, **model}.items():
                 dists += [{"item": q.id, "group": g, "value": v, "respondents": int(mass[0, keep][j].sum()), "system": name,
                            "option": o, "share": float(dist[0, j, i])} for j, v in enumerate(kept) for i, o in enumerate(q.options)]
-    if not cells: fail(f"no group of the {n} respondents asked has human.min_group ({min_group}) of them; "
-                       "ask more respondents (--respondents) or lower human.min_group")
     names = [*systems, BLIND, UNIFORM]
     asked = {name: (a["probs"].notna() if "probs" in a else a["choice"].notna()).mean() if len(a) else np.nan for name, a in systems.items()}
     summary = []
@@ -353,7 +375,7 @@ def representativeness_figure(summary: pd.DataFrame):
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7, 0.5 * len(summary) + 1))
     rep = summary["representativeness"].to_numpy()
-    # a percentile interval need not hold the sample's own value on small samples: clip the bars at it
+    # a basic interval need not hold the sample's own value (see `_interval`): clip the bars at it
     err = np.clip(np.nan_to_num([rep - summary["representativeness_lo"], summary["representativeness_hi"] - rep]), 0, None)
     ax.barh(range(len(rep)), rep, xerr=err, capsize=3, color=["0.7" if s in (BLIND, UNIFORM) else "C0" for s in summary["system"]])
     ax.set_yticks(range(len(rep)), summary["system"])
@@ -403,29 +425,34 @@ def _local_backend(run_dir: Path, name: str, variant: str, cfg: dict):
     return load
 
 
+def check_human(h: dict) -> None:
+    "The human section's choices, checked before anything is loaded or asked."
+    for key, allowed in (("methods", METHODS), ("variants", ("base", "tuned"))):
+        bad = [v for v in h[key] if v not in allowed] if isinstance(h[key], list) and h[key] else [h[key]]
+        if bad: fail(f"human.{key} has {bad[0]!r}; give a list of {' and/or '.join(allowed)}")
+    if h["backend"] not in ("local", "openai"): fail(f"human.backend {h['backend']!r} is not known; use local or openai")
+    if h["backend"] == "openai" and not h["base_url"]: fail("human.base_url is not set; give the server's address, e.g. --base-url http://127.0.0.1:8000/v1")
+    if not isinstance(h["min_group"], int) or h["min_group"] < 1: fail(f"human.min_group is {h['min_group']!r}; give a whole number of respondents, 1 or more")
+
+
 def ask_systems(run_dir: Path, cfg: dict, name: str, s: Survey, server_model: str | None) -> tuple[dict, list[str]]:
     "Every system's answers (system name: table), asked where missing; and notes on what was left out."
     h, g = cfg["human"], cfg["generate"]
     questions, folder, notes, systems = panel_questions(s), run_dir / "human" / s.name, [], {}
-    common = {"survey": s.name, "temperature": h["temperature"], "top_p": h["top_p"], "max_new_tokens": h["max_new_tokens"], "seed": h["seed"]}
+    common = {"survey": s.name, "mapping_sha256": s.mapping_sha256, "temperature": h["temperature"], "top_p": h["top_p"], "max_new_tokens": h["max_new_tokens"], "seed": h["seed"]}
     if h["backend"] == "openai":
         served = server_model or name
-        if not h["base_url"]: fail("human.base_url is not set; give the server's address, e.g. --base-url http://127.0.0.1:8000/v1")
         if "scores" in h["methods"]: notes.append("scores: left out, as a chat server does not score given options (the local backend does)")
         system = f"{served} (server) generate"
         server = lambda: OpenAIBackend(h["base_url"], served, g["api_key_env"], g["concurrency"], g["timeout_s"], g["http_retries"], h["temperature"], h["top_p"])
         settings = {**common, "system": system, "method": "generate", "base_url": h["base_url"], "server_model": served}
         systems[system] = ask_panel(folder / model_key(served) / "server-generate.jsonl", settings, server, "generate", questions, h, 4 * g["concurrency"])
         return systems, notes
-    if h["backend"] != "local": fail(f"human.backend {h['backend']!r} is not known; use local or openai")
     for variant in h["variants"]:
-        if variant not in ("base", "tuned"): fail(f"human.variants has {variant!r}; use base and/or tuned")
         if variant == "tuned" and not _adapter(run_dir, name).exists():
             notes.append(f"tuned: left out, {run_dir} has no trained adapter for {name} (`polypersona train --run {run_dir} --model {name}` makes one)")
             continue
-        load = _local_backend(run_dir, name, variant, cfg)
-        loaded = []  # the model is loaded once per variant, and only if something is left to ask
-        get = lambda: loaded[0] if loaded else loaded.append(load()) or loaded[0]
+        get = functools.cache(_local_backend(run_dir, name, variant, cfg))  # loaded once per variant, and only if something is left to ask
         for method in h["methods"]:
             system = f"{model_key(name)} {variant} {method}"
             settings = {**common, "system": system, "method": method, "model": name, "variant": variant,
@@ -442,9 +469,9 @@ def human_benchmark(run_dir,  # the run directory (its trained adapter, if any, 
     "Stage 06: a real survey's respondents as personas answer its items; their distributions against the people's."
     started, run_dir, h = time.time(), Path(run_dir), cfg["human"]
     get_spec(name)
-    for m in h["methods"]:
-        if m not in METHODS: fail(f"human.methods has {m!r}; use scores and/or generate")
+    check_human(h)
     s = sample_survey(import_survey(h["survey"]), h["respondents"], h["seed"])
+    check_groups(s, h["min_group"])
     systems, notes = ask_systems(run_dir, cfg, name, s, server_model)
     res = compare(s, systems, cfg["metrics"]["bootstrap"], h["seed"], h["min_group"])
     compared = set(res["cells"]["item"])

@@ -1,9 +1,12 @@
 "Stage 06: a user's own survey CSV and ANES 1996 through the `human` command, a real local server, and bad input."
 import json
+from pathlib import Path
+import numpy as np
 import pandas as pd
 import yaml
 from polypersona.backends import local_server
 from polypersona.core import read_jsonl, read_manifest
+from polypersona.human import import_survey
 from conftest import cli_error, ok
 
 BASELINES = ("persona-blind (people's overall answers)", "uniform")
@@ -56,6 +59,15 @@ def test_a_users_survey_csv_runs_through_the_same_path_and_resumes(tmp_path):
     assert "batch" not in again  # nothing was asked again (no progress bar)
     assert len(read_jsonl(run / "human" / "panel" / "tiny-random" / "base-scores.jsonl")) == len(scores)
 
+    log = run / "human" / "panel" / "tiny-random" / "base-scores.jsonl"  # as a kill leaves it: some rows and a torn one
+    lines = log.read_text().splitlines(keepends=True)
+    log.write_text("".join(lines[:20]) + lines[20][:15])
+    assert "batch" in ok("human", "--run", run, "--survey", mapping, "--model", "tiny-random").stderr  # asked again
+    rows = {(r["persona_id"], r["item"]): r["probs"] for r in read_jsonl(log)}
+    assert len(rows) == len(read_jsonl(log)) == len(scores)  # each answer once: none lost, none twice
+    assert all(np.allclose(rows[r["persona_id"], r["item"]], r["probs"], atol=1e-4) for r in scores)  # batches differ a little
+    pd.testing.assert_frame_equal(pd.read_csv(run / "tables" / "human_panel_tiny-random_scores.csv").set_index("system"), summary)
+
 
 def test_anes_from_the_command_line_with_a_sample(tmp_path):
     out = ok("human", "--run", tmp_path / "run", "--model", "tiny-random", "--respondents", "40", "--profile", "smoke").stdout
@@ -89,6 +101,51 @@ def test_bad_survey_input(tmp_path, capsys):
     bad = user_survey(tmp_path, ["r1,30,f,7,tv"])
     assert "row 1, column 'trust': code 7 is not among item 'trust'" in cli_error(capsys, "human", "--run", tmp_path / "r2", "--survey", bad, "--model", "tiny-random")
     assert "no group of the 1 respondents asked" in cli_error(capsys, "human", "--run", tmp_path / "r6", "--survey", user_survey(tmp_path, people(1)), "--model", "tiny-random")
+    assert not (tmp_path / "r6" / "human").exists()  # found before anything was asked
     assert "human.respondents is 0" in cli_error(capsys, "human", "--run", tmp_path / "r3", "--respondents", "0", "--model", "tiny-random")
     assert "invalid choice: 'grpc'" in cli_error(capsys, "human", "--run", tmp_path / "r4", "--backend", "grpc")
     assert "human.base_url is not set" in cli_error(capsys, "human", "--run", tmp_path / "r5", "--backend", "openai", "--model", "tiny-random")
+
+
+def edited(mapping, change) -> str:
+    "The mapping file after `change(m)`, as a user's edit would leave it."
+    m = yaml.safe_load(mapping.read_text())
+    change(m)
+    mapping.write_text(yaml.safe_dump(m, sort_keys=False))
+    return str(mapping)
+
+
+def test_bad_mappings_and_data(tmp_path, capsys):
+    def error(mapping, run="r"): return cli_error(capsys, "human", "--run", tmp_path / run, "--survey", mapping, "--model", "tiny-random")
+    mapping = user_survey(tmp_path, people())
+    band = edited(mapping, lambda m: m["groups"]["age_band"]["bands"].update({"under 40": [39, 0]}))
+    assert "groups.age_band: band 'under 40' is [39, 0]; write it as [low, high]" in error(band)
+    typo = edited(user_survey(tmp_path, people()), lambda m: m["persona"].update(description="I am {agee} years old."))
+    assert "persona.description names {agee}, which is not a persona field" in error(typo)
+    codes = edited(user_survey(tmp_path, people()), lambda m: m["persona"]["gender"].update(codes=["f", "m"]))
+    assert "persona.gender: 'codes' should map each code" in error(codes)
+    (tmp_path / "broken.yaml").write_text("source: panel.csv\nitems:\n  - {id: a, text: Why not?, column: q}\n")
+    assert "broken.yaml is not valid YAML: expected ',' or '}', but got '?' (line 3, column 26); quote text" in error(tmp_path / "broken.yaml")
+    assert "'items' is empty" in error(edited(user_survey(tmp_path, people()), lambda m: m.update(items=[])))
+    assert "'rid' has 'r1' more than once" in error(user_survey(tmp_path, ["r1,30,f,2,tv", "r1,31,m,3,web"]))
+    latin1 = user_survey(tmp_path, people())
+    (tmp_path / "panel.csv").write_bytes("rid,age,sex,trust,news\nr1,30,f,2,t\xe9l\xe9\n".encode("latin-1"))
+    assert "panel.csv is not a readable CSV file" in error(latin1)
+
+
+def test_a_changed_mapping_is_not_mixed_with_earlier_answers(tmp_path, capsys):
+    mapping, run = user_survey(tmp_path, people(12)), tmp_path / "run"
+    ok("human", "--run", run, "--survey", mapping, "--model", "tiny-random", "--profile", "smoke")
+    reworded = edited(mapping, lambda m: m["items"][0].update(text="Do you trust the people next door?"))
+    assert "other settings (mapping_sha256" in cli_error(capsys, "human", "--run", run, "--survey", reworded, "--model", "tiny-random")
+
+
+def test_the_readme_mapping_example_imports(tmp_path):
+    "The mapping shown in the README is valid as written, for a CSV with its columns."
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    example = readme.split("A mapping for your own survey")[1].split("```yaml\n")[1].split("```")[0]
+    (tmp_path / "survey.yaml").write_text(example)
+    (tmp_path / "panel.csv").write_text("rid,age,sex,q1\nr1,34,f,3\nr2,61,m,1\n")
+    s = import_survey(str(tmp_path / "survey.yaml"))
+    assert [p.description for p in s.personas] == ["I am a 34-year-old woman.", "I am a 61-year-old man."]
+    assert s.questions[0].options == ["Not at all", "A little", "A lot"] and list(s.answers["option"]) == [2, 0]
