@@ -1,7 +1,8 @@
 """Speed of stage 06 on this machine: seconds a request for the embedded model to score a survey item's options and
-to sample a parsed answer, and what a whole panel would take.
+to sample a parsed answer, on today's path (fp32, every prompt read whole) and now (the machine's precision, each
+respondent's prompt start read once); and what a whole panel would take.
 
-    .venv/bin/python benchmarks/human_speed.py [--respondents 16] [--survey anes96]
+    .venv/bin/python benchmarks/human_speed.py [--respondents 32] [--survey anes96]
 
 Each method answers every item of the survey for a seeded sample of respondents (batch size and budgets from the
 cpu profile) after a warm-up; the projection multiplies by the respondents of the cpu profile (a sample) and of
@@ -13,6 +14,7 @@ import torch
 from polypersona.backends import LocalBackend
 from polypersona.core import load_config
 from polypersona.human import answer_panel, import_survey, panel_questions, sample_survey
+from polypersona.models import choose_precision, load_model
 
 
 def seconds_a_request(backend, method: str, questions: list[dict], h: dict) -> tuple[float, list[dict]]:
@@ -24,24 +26,29 @@ def seconds_a_request(backend, method: str, questions: list[dict], h: dict) -> t
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--respondents", type=int, default=16, help="respondents to ask every item")
+    ap.add_argument("--respondents", type=int, default=32, help="respondents to ask every item")
     ap.add_argument("--survey", default="anes96", help="a built-in survey or a mapping file")
     args = ap.parse_args()
     cfg = load_config("cpu")
     h, g = cfg["human"], cfg["generate"]
     survey = import_survey(args.survey)
     questions = panel_questions(sample_survey(survey, args.respondents, h["seed"]))
+    now = choose_precision(g["precision"])[0]
     print(f"# stage 06 speed, {len(questions)} requests a method, SmolLM2-135M; {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)")
-    backend = LocalBackend("smollm2-135m", g["batch_size"], h["temperature"], h["top_p"])
-    per = {}
+    per, today = {}, "today's path (fp32, each prompt whole)"
+    for label, precision, cache in ((today, "fp32", False), (f"now ({now}, respondent start once)", now, True)):
+        backend = LocalBackend("smollm2-135m", g["batch_size"], h["temperature"], h["top_p"], loaded=load_model(precision=precision), prefix_cache=cache)
+        for method in ("scores", "generate"):
+            per[label, method], rows = seconds_a_request(backend, method, questions, h)
+            extra = "" if method == "scores" else f", {sum(r['choice'] is not None for r in rows) / len(rows):.0%} name an option"
+            print(f"{label:<40} {method:<9} {per[label, method]:.3f} s a request{extra}")
     for method in ("scores", "generate"):
-        per[method], rows = seconds_a_request(backend, method, questions, h)
-        extra = "" if method == "scores" else f", {sum(r['choice'] is not None for r in rows) / len(rows):.0%} name an option"
-        print(f"{method:<9} {per[method]:.2f} s a request{extra}")
+        print(f"{method}: today's path / now: {per[today, method] / per[label, method]:.2f} x")
     items = len(survey.questions)
-    for n, label in ((h["respondents"], "the cpu profile's sample"), (len(survey.personas), "every respondent")):
-        print(f"{label} ({n} x {items} items, base and tuned, both methods): {2 * n * items * sum(per.values()) / 60:.0f} min")
+    for n, who in ((h["respondents"], "the cpu profile's sample"), (len(survey.personas), "every respondent")):
+        print(f"{who} ({n} x {items} items, base and tuned, both methods), now: "
+              f"{2 * n * items * (per[label, 'scores'] + per[label, 'generate']) / 60:.1f} min")
 
 
 if __name__ == "__main__":

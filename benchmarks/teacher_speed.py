@@ -1,25 +1,21 @@
-"""Teacher speed on this machine: answers per second with the embedded model, one by one against batched, and
-through a local OpenAI-compatible server at several concurrency levels.
+"""Teacher speed on this machine: answers per second with the embedded model on today's path (fp32, every prompt
+read whole) against reading each persona's shared prompt start once, in fp32 and in bf16; optionally through a
+local OpenAI-compatible server at several concurrency levels.
 
-    .venv/bin/python benchmarks/teacher_speed.py [--n 16] [--batch 16] [--no-server]
+    .venv/bin/python benchmarks/teacher_speed.py [--n 64] [--batch 16] [--server]
 
-Each setting answers the same `n` (persona, question) pairs of the built-in bank, closed and open mixed as in the
-paper's type mix, with the budgets of the default profile. Timings vary by about 30 % on shared machines.
+Each setting answers the same `n` (persona, question) pairs of the built-in bank, eight a persona as in the cpu
+profile, closed and open mixed, with the budgets of the cpu profile. Timings vary by about 30 % on shared
+machines; the ratios of one run are steadier.
 """
-import argparse, os, platform, time
+import argparse, os, platform, sys, time
+from pathlib import Path
 import torch
-from polypersona.backends import LocalBackend, OpenAIBackend, Request, local_server
+from polypersona.backends import LocalBackend, OpenAIBackend, local_server
 from polypersona.core import load_config
-from polypersona.dialogue import load_bank, prompt_messages
-from polypersona.models import load_model
-from polypersona.personas import sample_personas
-
-
-def requests(n: int, t: dict) -> list[Request]:
-    bank, personas = load_bank(), sample_personas(n, seed=1)
-    qs = [bank[(i * 7) % len(bank)] for i in range(n)]  # a spread over domains and types
-    return [Request(prompt_messages(p, q), q.options, t["max_new_tokens"]["open" if q.type == "open" else "closed"], i, 2 if q.type == "open" else 1)
-            for i, (p, q) in enumerate(zip(personas, qs))]
+from polypersona.models import cpu_bf16, load_model
+sys.path.insert(0, str(Path(__file__).parent))
+from _workload import teacher_requests
 
 
 def timed(backend, reqs) -> float:
@@ -30,27 +26,29 @@ def timed(backend, reqs) -> float:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=16, help="pairs answered by each setting")
-    ap.add_argument("--batch", type=int, default=16, help="batch size of the batched local run")
-    ap.add_argument("--no-server", action="store_true", help="skip the server measurements")
+    ap.add_argument("--n", type=int, default=64, help="pairs answered by each setting")
+    ap.add_argument("--batch", type=int, default=16, help="batch size of the local runs")
+    ap.add_argument("--server", action="store_true", help="also measure a local server (transformers serve)")
     args = ap.parse_args()
     t = load_config("cpu")["teacher"]
-    reqs = requests(args.n, t)
-    print(f"# teacher speed, {args.n} answers a setting; {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
-    loaded = load_model("smollm2-135m")
+    reqs = teacher_requests(args.n, t)
+    print(f"# teacher speed, {args.n} answers a setting ({args.n // 8} personas), SmolLM2-135M, batch {args.batch}; "
+          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)")
     rows = []
-    for bs in (1, args.batch):
-        backend = LocalBackend("smollm2-135m", batch_size=bs, loaded=loaded)
-        backend.answer(reqs[:2])  # warm up
-        rows.append((f"local, batch {bs}", timed(backend, reqs)))
-    if not args.no_server:
+    for precision in ("fp32", "bf16") if cpu_bf16() else ("fp32",):
+        loaded = load_model("smollm2-135m", precision=precision)
+        for cache in (False, True):
+            backend = LocalBackend("smollm2-135m", batch_size=args.batch, loaded=loaded, prefix_cache=cache)
+            backend.answer(reqs[:2])  # warm up
+            rows.append((f"local {precision}, {'persona start once' if cache else 'each prompt whole'}", timed(backend, reqs)))
+    local = len(rows)
+    if args.server:
         with local_server("smollm2-135m") as (url, name):
             for c in (1, 4, 8):
                 rows.append((f"server, concurrency {c}", timed(OpenAIBackend(url, name, concurrency=c), reqs)))
-    print(f"\n{'setting':<24}{'seconds':>9}{'answers/s':>11}{'s/answer':>10}")
-    for name, s in rows: print(f"{name:<24}{s:>9.1f}{args.n / s:>11.2f}{s / args.n:>10.2f}")
-    print(f"\nbatched / one by one: {rows[0][1] / rows[1][1]:.1f} times faster")
+    print(f"\n{'setting':<38}{'seconds':>9}{'answers/s':>11}{'s/answer':>10}")
+    for name, s in rows: print(f"{name:<38}{s:>9.1f}{args.n / s:>11.2f}{s / args.n:>10.2f}")
+    print(f"\nnow ({rows[local - 1][0]}) / today's path ({rows[0][0]}): {rows[0][1] / rows[local - 1][1]:.2f} x")
 
 
 if __name__ == "__main__":

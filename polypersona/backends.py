@@ -9,13 +9,15 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from fastcore.basics import patch
 from .core import fail
 from .models import get_spec, load_model, smollm2_folder
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'Request', 'Reply', 'LocalBackend', 'sentence_stop', 'OpenAIBackend', 'local_server', 'make_backend']
+__all__ = ['log', 'Request', 'Reply', 'LocalBackend', 'shared_starts', 'left_pad', 'positions', 'sentence_stop', 'OpenAIBackend',
+           'local_server', 'make_backend']
 
 # %% ../nbs/12_backends.ipynb #96725e6c
 @dataclass
@@ -26,6 +28,7 @@ class Request:
     max_new_tokens: int = 64
     seed: int = 0
     max_sentences: int | None = None  # local: stop once the answer has this many sentences (None: at the end of turn)
+    group: str | None = None  # local: requests of one group (e.g. one persona) share their prompt's start, read once
 
 @dataclass
 class Reply:
@@ -39,14 +42,17 @@ class Reply:
 class LocalBackend:
     "Answers with a transformers model in this process: closed questions scored, then batched generation."
     def __init__(self, model: str = "smollm2-135m",  # a registry name or a model folder
-                 batch_size: int = 16,  # prompts generated together
+                 batch_size: int = 16,  # prompts read and generated together
                  temperature: float = 0.7,  # 0 for greedy decoding
                  top_p: float = 0.9,
                  choice: str = "sample",  # closed questions: 'sample' the option from the distribution, or 'argmax'
-                 loaded=None):  # an already loaded (model, tokenizer) pair, e.g. the tiny test model
+                 loaded=None,  # an already loaded (model, tokenizer) pair, e.g. the tiny test model
+                 precision: str = "auto",  # when loading: auto, bf16, fp16 or fp32 (`choose_precision`)
+                 prefix_cache: bool = True):  # read a group's shared prompt start once (False: each prompt whole)
         if choice not in ("sample", "argmax"): fail(f"teacher.choice is {choice!r}; use 'sample' or 'argmax'")
-        self.model, self.tok = loaded or load_model(model)
+        self.model, self.tok = loaded or load_model(model, precision=precision)
         self.name, self.batch_size, self.temperature, self.top_p, self.choice = f"local:{model}", batch_size, temperature, top_p, choice
+        self.prefix_cache = prefix_cache
         eos = self.model.generation_config.eos_token_id
         self.stop_ids = {self.tok.eos_token_id, *(eos if isinstance(eos, list) else [eos])} - {None}  # end of turn, end of text
 
@@ -54,50 +60,105 @@ class LocalBackend:
         "The chat prompt as text, ending where the assistant's answer begins."
         return self.tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
-# %% ../nbs/12_backends.ipynb #8bb3fc08
-def _score_batch(self: LocalBackend, prompts: list[str], options: list[list[str]], keep_cache: bool = False):
-    "Each prompt's option probabilities (every prompt has as many options); with `keep_cache`, also the encoding and cache."
-    import copy, torch
-    tok, model, k, dev = self.tok, self.model, len(options[0]), self.model.device
-    enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(dev)
-    mask = enc["attention_mask"]
-    opts = [tok(o, add_special_tokens=False)["input_ids"] for row in options for o in row]  # prompt-major: k per prompt
-    width = max(map(len, opts))
-    ids = torch.tensor([o + [tok.pad_token_id] * (width - len(o)) for o in opts], device=dev)
-    opt_mask = torch.tensor([[1] * len(o) + [0] * (width - len(o)) for o in opts], device=dev)
+    def prompt_ids(self, messages: list[dict]) -> list[int]:
+        "The chat prompt's tokens."
+        return self.tok(self.prompt_text(messages), add_special_tokens=False)["input_ids"]
+
+# %% ../nbs/12_backends.ipynb #994a1eb9
+def shared_starts(rows: list[list[int]], groups: list) -> list[int]:
+    "For each token row, how many leading tokens it shares with every row of its group (at most all but its last)."
+    members = {}
+    for i, g in enumerate(groups): members.setdefault(("alone", i) if g is None else g, []).append(i)
+    out = [0] * len(rows)
+    for idx in members.values():
+        same = os.path.commonprefix([rows[i] for i in idx])  # works on any sequences, token lists included
+        for i in idx: out[i] = min(len(same), min(len(rows[j]) for j in idx) - 1)
+    return out
+
+# %% ../nbs/12_backends.ipynb #272da62d
+def left_pad(rows: list[list[int]], pad_id: int, device):
+    "Token rows as one left-padded batch: (ids, attention mask)."
+    import torch
+    width = max(map(len, rows))
+    ids = torch.tensor([[pad_id] * (width - len(r)) + r for r in rows], dtype=torch.long, device=device)
+    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], dtype=torch.long, device=device)
+    return ids, mask
+
+
+def positions(mask):
+    "Position ids that count real tokens only, so padding on the left or in the middle changes nothing."
+    return (mask.cumsum(-1) - 1).clamp(min=0)
+
+# %% ../nbs/12_backends.ipynb #880f9fa5
+@patch
+def read_starts(self: LocalBackend, rows: list[list[int]], groups: list):
+    "The batch's ids and mask, and a cache of the prompt starts that groups share, each start encoded once (None: no sharing)."
+    import torch
+    dev, pad = self.model.device, self.tok.pad_token_id
+    if not self.prefix_cache: return (*left_pad(rows, pad, dev), None)
+    shared, starts = shared_starts(rows, groups), {}
+    which = [starts.setdefault(tuple(r[:n]), len(starts)) for r, n in zip(rows, shared)]
+    start_ids, start_mask = left_pad([list(s) for s in starts], pad, dev)
+    rest_ids, rest_mask = left_pad([r[n:] for r, n in zip(rows, shared)], pad, dev)
     with torch.inference_mode():
-        first = model(**enc, position_ids=(mask.cumsum(-1) - 1).clamp(min=0), use_cache=True)
-        cache = first.cache
-        kept = copy.deepcopy(cache) if keep_cache else None  # to generate the reason from, without running the prompt again
-        cache.batch_repeat_interleave(k)  # one copy of each prompt's cache per option
-        start = mask.sum(-1, keepdim=True).repeat_interleave(k, 0)
-        logits = model(input_ids=ids, attention_mask=torch.cat([mask.repeat_interleave(k, 0), opt_mask], 1),
-                       position_ids=start + torch.arange(width, device=dev), cache=cache).logits
+        cache = self.model(input_ids=start_ids, attention_mask=start_mask, position_ids=positions(start_mask), use_cache=True,
+                           logits_to_keep=1).cache
+    pick = torch.tensor(which, device=dev)
+    cache.batch_select_indices(pick)  # one copy of its group's start for every row
+    return torch.cat([start_ids[pick], rest_ids], 1), torch.cat([start_mask[pick], rest_mask], 1), cache
+
+# %% ../nbs/12_backends.ipynb #84c99481
+@patch
+def read_prompts(self: LocalBackend, rows: list[list[int]], groups: list):
+    "Read whole prompts: (ids, mask, the cache over them, the next-token logits at each prompt's end)."
+    import torch
+    ids, mask, cache = self.read_starts(rows, groups)
+    done = 0 if cache is None else cache.get_seq_length()
+    with torch.inference_mode():
+        out = self.model(input_ids=ids[:, done:], attention_mask=mask, position_ids=positions(mask)[:, done:], cache=cache,
+                         use_cache=True, logits_to_keep=1)  # only the last position's logits are needed
+    return ids, mask, out.cache, out.logits[:, -1]
+
+# %% ../nbs/12_backends.ipynb #8bb3fc08
+@patch
+def score_options(self: LocalBackend, mask, cache, last, options: list[list[str]]) -> list[list[float]]:
+    "Each read prompt's distribution over its `options`, from its `mask`, `cache` (used up) and last logits `last`."
+    import torch
+    tok, dev = self.tok, self.model.device
+    counts = [len(o) for o in options]
+    row = torch.repeat_interleave(torch.arange(len(options), device=dev), torch.tensor(counts, device=dev))
+    labels = [tok(o, add_special_tokens=False)["input_ids"] for opts in options for o in opts]
+    width = max(map(len, labels))
+    ids = torch.tensor([t + [tok.pad_token_id] * (width - len(t)) for t in labels], device=dev)
+    label_mask = torch.tensor([[1] * len(t) + [0] * (width - len(t)) for t in labels], device=dev)
+    cache.batch_select_indices(row)  # one copy of each prompt's cache per option
+    start = mask.sum(-1, keepdim=True)[row]
+    with torch.inference_mode():
+        logits = self.model(input_ids=ids, attention_mask=torch.cat([mask[row], label_mask], 1),
+                            position_ids=start + torch.arange(width, device=dev), cache=cache).logits
     # a label's first token is predicted by the prompt's last position, each later token by the one before it
-    logp = torch.cat([first.logits[:, -1:].repeat_interleave(k, 0), logits[:, :-1]], 1).float().log_softmax(-1)
-    probs = (logp.gather(-1, ids[..., None])[..., 0] * opt_mask).sum(-1).view(len(prompts), k).softmax(-1).tolist()
-    return (probs, enc, kept) if keep_cache else probs
-LocalBackend.score_batch = _score_batch
+    logp = torch.cat([last[row][:, None], logits[:, :-1]], 1).float().log_softmax(-1)
+    label_logp = (logp.gather(-1, ids[..., None])[..., 0] * label_mask).sum(-1)
+    return [part.softmax(-1).tolist() for part in label_logp.split(counts)]
 
 # %% ../nbs/12_backends.ipynb #d4576c2c
-def _batches(self: LocalBackend, requests: list[Request]) -> list[list[int]]:
-    "Indices of the closed requests in batches: like numbers of options, like prompt lengths."
-    idx = sorted((i for i, r in enumerate(requests) if r.options), key=lambda i: (len(requests[i].options), len(self.prompt_text(requests[i].messages))))
-    out = []
-    for i in idx:
-        if out and len(out[-1]) < self.batch_size and len(requests[out[-1][0]].options) == len(requests[i].options): out[-1].append(i)
-        else: out.append([i])
-    return out
-LocalBackend.closed_batches = _batches
+@patch
+def batches(self: LocalBackend, requests: list[Request], idx, rows: list[list[int]]) -> list[list[int]]:
+    "The requests `idx` (with token rows `rows`) in batches of `batch_size`: like budgets, a group together, like lengths."
+    first = {}
+    for i in idx: first.setdefault(requests[i].group or ("alone", i), i)
+    order = sorted(idx, key=lambda i: (requests[i].max_new_tokens, first[requests[i].group or ("alone", i)], len(rows[i])))
+    return [order[s:s + self.batch_size] for s in range(0, len(order), self.batch_size)]
 
 # %% ../nbs/12_backends.ipynb #3a73e714
-def _option_probs(self: LocalBackend, requests: list[Request]) -> list[list[float] | None]:
+@patch
+def option_probs(self: LocalBackend, requests: list[Request]) -> list[list[float] | None]:
     "The option distribution of each closed request (None for open ones), scored in batches."
-    out = [None] * len(requests)
-    for part in self.closed_batches(requests):
-        for i, p in zip(part, self.score_batch([self.prompt_text(requests[i].messages) for i in part], [requests[i].options for i in part])): out[i] = p
+    out, rows = [None] * len(requests), [self.prompt_ids(r.messages) for r in requests]
+    for part in self.batches(requests, [i for i, r in enumerate(requests) if r.options], rows):
+        _, mask, cache, last = self.read_prompts([rows[i] for i in part], [requests[i].group for i in part])
+        for i, p in zip(part, self.score_options(mask, cache, last, [requests[i].options for i in part])): out[i] = p
     return out
-LocalBackend.option_probs = _option_probs
 
 # %% ../nbs/12_backends.ipynb #f1431f7f
 _SENTENCE_END = re.compile(r"[.!?][\"')\]]*(\s|$)")
@@ -114,9 +175,10 @@ def sentence_stop(tok, start: int, limits: list[int | None]):
     return SentenceStop()
 
 # %% ../nbs/12_backends.ipynb #de1bdd83
-def _generate_batch(self: LocalBackend, ids, mask, budgets: list[int], seed: int, floor: int = 0,
-                    sentences: list[int | None] | None = None, cache=None) -> list[tuple[str, str, int]]:
-    "(text, finish, tokens) for each row of one left-padded batch, continuing from `cache` if given."
+@patch
+def generate_batch(self: LocalBackend, ids, mask, budgets: list[int], seed: int, floor: int = 0,
+                   sentences: list[int | None] | None = None, cache=None) -> list[tuple[str, str, int]]:
+    "(text, finish, tokens) for each row of one padded batch, continuing from `cache` (which covers its first columns) if given."
     import torch
     from transformers import StoppingCriteriaList
     tok, sentences = self.tok, sentences or [None] * len(budgets)
@@ -134,50 +196,44 @@ def _generate_batch(self: LocalBackend, ids, mask, budgets: list[int], seed: int
         done = end is not None or (n is not None and len(_SENTENCE_END.findall(text + " ")) >= n)
         out.append((text, "stop" if done else "length", len(row[:end])))
     return out
-LocalBackend.generate_batch = _generate_batch
 
 # %% ../nbs/12_backends.ipynb #1b3d0c1b
-def _generate(self: LocalBackend, prompts: list[str], budgets: list[int], seeds: list[int], sentences: list[int | None] | None = None) -> list[tuple[str, str, int]]:
-    "(text, finish, tokens) for each prompt, in length-sorted, left-padded batches; at most `sentences` sentences."
-    tok, out, sentences = self.tok, [None] * len(prompts), sentences or [None] * len(prompts)
-    lengths = [len(tok(p, add_special_tokens=False)["input_ids"]) for p in prompts]
-    order = sorted(range(len(prompts)), key=lambda i: (budgets[i], lengths[i]))  # batches of like budgets and lengths
-    for s in range(0, len(order), self.batch_size):
-        batch = order[s:s + self.batch_size]
-        enc = tok([prompts[i] for i in batch], return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
-        made = self.generate_batch(enc["input_ids"], enc["attention_mask"], [budgets[i] for i in batch], seeds[batch[0]], 0, [sentences[i] for i in batch])
-        for i, m in zip(batch, made): out[i] = m
+@patch
+def generate(self: LocalBackend, requests: list[Request]) -> list[tuple[str, str, int]]:
+    "(text, finish, tokens) for each request, generated in batches that read a group's shared prompt start once."
+    out, rows = [None] * len(requests), [self.prompt_ids(r.messages) for r in requests]
+    for part in self.batches(requests, range(len(requests)), rows):
+        ids, mask, cache = self.read_starts([rows[i] for i in part], [requests[i].group for i in part])
+        made = self.generate_batch(ids, mask, [requests[i].max_new_tokens for i in part], requests[part[0]].seed, 0,
+                                   [requests[i].max_sentences for i in part], cache)
+        for i, m in zip(part, made): out[i] = m
     return out
-LocalBackend.generate = _generate
 
 # %% ../nbs/12_backends.ipynb #7ff3ff11
-def _answer_closed(self: LocalBackend, requests: list[Request]) -> list[Reply]:
-    "Replies to closed requests with as many options each: score, draw the choice, continue from the prompt cache."
-    import torch
+@patch
+def answer_closed(self: LocalBackend, requests: list[Request], rows: list[list[int]]) -> list[Reply]:
+    "Replies to one batch of closed requests (token rows `rows`): score, draw the choice, continue from the prompt cache."
+    import copy, torch
     tok = self.tok
-    probs, enc, cache = self.score_batch([self.prompt_text(r.messages) for r in requests], [r.options for r in requests], keep_cache=True)
+    ids, mask, cache, last = self.read_prompts(rows, [r.group for r in requests])
+    kept = copy.deepcopy(cache)  # scoring uses up its copy; the reason is generated from this one
+    probs = self.score_options(mask, cache, last, [r.options for r in requests])
     picks = [random.Random(r.seed).choices(r.options, p)[0] if self.choice == "sample" else r.options[p.index(max(p))] for r, p in zip(requests, probs)]
-    heads = [tok(pick + ".", add_special_tokens=False)["input_ids"] for pick in picks]
-    width = max(map(len, heads))
-    head_ids = torch.tensor([[tok.pad_token_id] * (width - len(h)) + h for h in heads], device=self.model.device)
-    head_mask = torch.tensor([[0] * (width - len(h)) + [1] * len(h) for h in heads], device=self.model.device)
-    made = self.generate_batch(torch.cat([enc["input_ids"], head_ids], 1), torch.cat([enc["attention_mask"], head_mask], 1),
-                               [r.max_new_tokens for r in requests], requests[0].seed, 4, [r.max_sentences for r in requests], cache)
+    head_ids, head_mask = left_pad([tok(pick + ".", add_special_tokens=False)["input_ids"] for pick in picks], tok.pad_token_id, self.model.device)
+    made = self.generate_batch(torch.cat([ids, head_ids], 1), torch.cat([mask, head_mask], 1),
+                               [r.max_new_tokens for r in requests], requests[0].seed, 4, [r.max_sentences for r in requests], kept)
     return [Reply(f"{pick}. {text}", finish, p, n) for pick, (text, finish, n), p in zip(picks, made, probs)]
-LocalBackend.answer_closed = _answer_closed
 
 # %% ../nbs/12_backends.ipynb #ea90c5ac
-def _answer(self: LocalBackend, requests: list[Request]) -> list[Reply]:
+@patch
+def answer(self: LocalBackend, requests: list[Request]) -> list[Reply]:
     "A reply to each request: closed ones scored and continued in batches, open ones generated."
-    out = [None] * len(requests)
-    for part in self.closed_batches(requests):
-        for i, rep in zip(part, self.answer_closed([requests[i] for i in part])): out[i] = rep
+    out, rows = [None] * len(requests), [self.prompt_ids(r.messages) for r in requests]
+    for part in self.batches(requests, [i for i, r in enumerate(requests) if r.options], rows):
+        for i, rep in zip(part, self.answer_closed([requests[i] for i in part], [rows[i] for i in part])): out[i] = rep
     open_ = [i for i, r in enumerate(requests) if not r.options]
-    made = self.generate([self.prompt_text(requests[i].messages) for i in open_], [requests[i].max_new_tokens for i in open_],
-                         [requests[i].seed for i in open_], [requests[i].max_sentences for i in open_])
-    for i, (text, finish, n) in zip(open_, made): out[i] = Reply(text, finish, None, n)
+    for i, (text, finish, n) in zip(open_, self.generate([requests[i] for i in open_])): out[i] = Reply(text, finish, None, n)
     return out
-LocalBackend.answer = _answer
 
 # %% ../nbs/12_backends.ipynb #c6eb92a7
 class OpenAIBackend:
@@ -253,7 +309,7 @@ def local_server(model: str = "smollm2-135m",  # a registry name or a model fold
 # %% ../nbs/12_backends.ipynb #9a23404f
 def make_backend(t: dict):
     "The backend that the `teacher` section of a config describes."
-    if t["backend"] == "local": return LocalBackend(t["model"], t["batch_size"], t["temperature"], t["top_p"], t["choice"])
+    if t["backend"] == "local": return LocalBackend(t["model"], t["batch_size"], t["temperature"], t["top_p"], t["choice"], precision=t["precision"])
     if t["backend"] == "openai":
         return OpenAIBackend(t["base_url"], t["model"], t["api_key_env"], t["concurrency"], t["timeout_s"], t["http_retries"], t["temperature"], t["top_p"])
     fail(f"teacher.backend {t['backend']!r} does not answer questions; use 'local' or 'openai'")

@@ -44,8 +44,8 @@ def split_domains(run_dir) -> list[str]:
 
 
 def answered(run_dir, model: str, domain: str) -> bool:
-    "Whether every test record of `domain` has a base and a tuned answer of `model`."
-    want = {r["id"] for r in read_jsonl(Path(run_dir) / "dataset" / "test.jsonl", "test split") if r["domain"] == domain}
+    "Whether every test record of `domain` (of every domain: 'all') has a base and a tuned answer of `model`."
+    want = {r["id"] for r in read_jsonl(Path(run_dir) / "dataset" / "test.jsonl", "test split") if domain in ("all", r["domain"])}
     for variant in ("base", "tuned"):
         path = Path(run_dir) / "generations" / model_key(model) / f"{variant}.jsonl"
         if not path.exists(): return False
@@ -68,13 +68,16 @@ def data_steps(run_dir, profile: str) -> list[Step]:
             Step("01_dialogue_pipeline", p, _stages(run_dir, "plan", "dataset"), ("00_personas",))]
 
 
-def model_steps(run_dir, profile: str, models: list[str], survey: str | None = None) -> list[Step]:
-    "Phase 2: per model, training, generation per domain of the test split, then scoring; and the human benchmark on `survey`, if given."
+def model_steps(run_dir, profile: str, models: list[str], survey: str | None = None,
+                per_domain: bool = True,  # one generation notebook per domain of the test split, else one for all domains
+               ) -> list[Step]:
+    "Phase 2: per model, training, generation (per domain, or of all domains), then scoring; and the human benchmark on `survey`, if given."
     steps, p = [], {"run_dir": str(run_dir), "profile": profile}
+    domains = split_domains(run_dir) if per_domain else ["all"]
     for m in models:
         train = Step("02_qlora_train", {**p, "model": m}, _stages(run_dir, f"train:{model_key(m)}"))
         gens = [Step("03_generate", {**p, "model": m, "domain": d}, lambda m=m, d=d: answered(run_dir, m, d), (train.name,))
-                for d in split_domains(run_dir)]
+                for d in domains]
         score = Step("04_metrics", {**p, "model": m}, _stages(run_dir, *(f"metrics:{model_key(m)}:{v}:test" for v in ("base", "tuned"))),
                      tuple(g.name for g in gens))
         steps += [train, *gens, score]
@@ -188,6 +191,6 @@ def run_batch(run_dir, cfg: dict,  # the run directory and its config (from `ope
     out, result = run_dir / "notebooks", {}
     result |= run_steps(data_steps(run_dir, profile), out, workers, gpus=gpus)
     survey = load_mapping(cfg["human"]["survey"])["name"] if cfg["human"]["reproduce"] else None  # stage 06, where the profile runs it
-    result |= run_steps(model_steps(run_dir, profile, cfg["models"], survey), out, workers, gpus=gpus)
+    result |= run_steps(model_steps(run_dir, profile, cfg["models"], survey, per_domain=cfg["generate"]["per_domain"]), out, workers, gpus=gpus)
     result |= run_steps(report_steps(run_dir, profile), out, workers, gpus=gpus)
     return result

@@ -13,6 +13,7 @@ import yaml
 from tqdm.auto import tqdm
 from .backends import Request, make_backend
 from .core import append_jsonl, atomic_write, fail, read_jsonl, read_log, read_manifest, read_text, record_stage, write_jsonl
+from .models import choose_precision
 from .personas import Persona, describe, is_complete, load_personas, persona_card, validate_persona
 
 log = logging.getLogger(__name__)
@@ -405,7 +406,8 @@ def ask_teacher(backend, rows: list[dict], personas: dict, questions: dict, t: d
         if not pending: break
         qs = [questions[r["question_id"]] for r in pending]
         reqs = [Request(prompt_messages(personas[r["persona_id"]], q), q.options, t["max_new_tokens"]["open" if q.type == "open" else "closed"],
-                        pair_seed(t["seed"], r["id"], attempt), 2 if q.type == "open" else 1)  # as answer_instruction asks
+                        pair_seed(t["seed"], r["id"], attempt), 2 if q.type == "open" else 1,  # as answer_instruction asks
+                        group=r["persona_id"])  # a persona's prompts share their start, which a local model reads once
                 for r, q in zip(pending, qs)]
         again = []
         for r, q, req, rep in zip(pending, qs, reqs, backend.answer(reqs)):
@@ -544,7 +546,8 @@ def finish_dataset(run_dir, t: dict, teacher: str, started: float, imported: dic
     stats = {**dataset_stats(records, failed, t, teacher, imported), "content_hash": content_hash}
     outs += [atomic_write(ds / "stats.json", json.dumps(stats, indent=2) + "\n"),
              atomic_write(ds / "card.md", data_card(stats, records[0] if records else None, content_hash, Path(run_dir).name))]
-    record_stage(run_dir, "dataset", outs, started, records=len(records), failed=len(failed))
+    how = dict(zip(("precision", "precision_reason"), choose_precision(t["precision"]))) if t["backend"] == "local" else {}
+    record_stage(run_dir, "dataset", outs, started, records=len(records), failed=len(failed), **how)
     return stats
 
 # %% ../nbs/01_dialogue_pipeline.ipynb #98e2907e
@@ -567,8 +570,8 @@ def build_dataset(run_dir,  # the run directory, which holds the plan (or will h
     todo = [r for r in plan if r["id"] not in seen]
     if todo:
         backend = backend or make_backend(t)
-        # closed questions first, then open ones, each by prompt length: batches of like shape
-        todo.sort(key=lambda r: (r["question_type"] == "open", len(persona_card(personas[r["persona_id"]])) + len(questions[r["question_id"]].text)))
+        # closed questions first, then open ones, each by persona: a persona's questions share a batch and its prompt start
+        todo.sort(key=lambda r: (r["question_type"] == "open", r["persona_id"], r["id"]))
         step = 4 * t["batch_size"] if t["backend"] == "local" else 4 * t["concurrency"]  # saved after each step
         log.info("teacher %s: %d of %d pairs to answer", backend.name, len(todo), len(plan))
         with tqdm(total=len(todo), desc=f"teacher {backend.name}", unit="answer") as bar:

@@ -11,8 +11,7 @@ from tqdm.auto import tqdm
 from .backends import LocalBackend, OpenAIBackend, Reply, Request
 from .core import append_jsonl, atomic_write, fail, read_jsonl, read_log, record_stage, sha256, stages_done
 from .dialogue import parse_choice, pair_seed
-from .models import get_spec, load_model
-from .train import load_trained, model_key
+from .models import choose_precision, get_spec, load_model, load_trained, model_key
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +44,8 @@ def clean_answer(raw: str) -> str:
 
 # %% ../nbs/03_generate.ipynb #e53eb152
 def _order(records: list[dict]) -> list[dict]:
-    "Closed questions first, then open ones; each by prompt length, then id: batches of like shape."
-    return sorted(records, key=lambda r: (r["question_type"] == "open", len(r["messages"][-2]["content"]), r["id"]))
+    "Closed questions first, then open ones; each by persona (whose prompts share their start), then id."
+    return sorted(records, key=lambda r: (r["question_type"] == "open", r["persona_id"], r["id"]))
 
 def _decoding(g: dict, r: dict) -> str:
     return g["open" if r["question_type"] == "open" else "closed"]
@@ -54,12 +53,16 @@ def _decoding(g: dict, r: dict) -> str:
 def _budget(g: dict, r: dict) -> int:
     return g["max_new_tokens"]["open" if r["question_type"] == "open" else "closed"]
 
+def _request(g: dict, r: dict) -> Request:
+    "The request that asks record `r`'s question: its prompt, options, budget and seed, grouped by persona."
+    return Request(r["messages"][:-1], r["options"], _budget(g, r), pair_seed(g["seed"], r["id"], 0), group=r["persona_id"])
+
 # %% ../nbs/03_generate.ipynb #ea1d3d8d
 class LocalAnswerer:
     "Answers records with a local model: greedy and sampled batches, and the option distribution of closed questions."
-    def __init__(self, model, tok, name: str, g: dict):
+    def __init__(self, model, tok, name: str, g: dict, prefix_cache: bool = True):
         self.name, self.g, self.tok = name, g, tok
-        kw = dict(batch_size=g["batch_size"], top_p=g["top_p"], loaded=(model, tok))
+        kw = dict(batch_size=g["batch_size"], top_p=g["top_p"], loaded=(model, tok), prefix_cache=prefix_cache)
         self.by_decoding = {"greedy": LocalBackend(name, temperature=0, **kw), "sample": LocalBackend(name, temperature=g["temperature"], **kw)}
 
     def answer(self, records: list[dict]) -> list[tuple[Reply, int]]:
@@ -68,14 +71,12 @@ class LocalAnswerer:
         for decoding, backend in self.by_decoding.items():
             idx = [i for i, r in enumerate(records) if _decoding(self.g, r) == decoding]
             if not idx: continue
-            prompts = [backend.prompt_text(records[i]["messages"][:-1]) for i in idx]
-            made = backend.generate(prompts, [_budget(self.g, records[i]) for i in idx],
-                                    [pair_seed(self.g["seed"], records[i]["id"], 0) for i in idx])
-            for i, p, (text, finish, n) in zip(idx, prompts, made):
-                out[i] = (Reply(text, finish, None, n), len(self.tok(p, add_special_tokens=False)["input_ids"]))
+            reqs = [_request(self.g, records[i]) for i in idx]
+            for i, req, (text, finish, n) in zip(idx, reqs, backend.generate(reqs)):
+                out[i] = (Reply(text, finish, None, n), len(backend.prompt_ids(req.messages)))
         closed = [i for i, r in enumerate(records) if r["options"]]
         if self.g["option_probs"] and closed:
-            probs = self.by_decoding["greedy"].option_probs([Request(records[i]["messages"][:-1], records[i]["options"]) for i in closed])
+            probs = self.by_decoding["greedy"].option_probs([_request(self.g, records[i]) for i in closed])
             for i, p in zip(closed, probs): out[i][0].option_probs = p
         return out
 
@@ -108,6 +109,7 @@ def _settings(run_dir: Path, name: str, variant: str, split: str, g: dict, serve
     keys = ("closed", "open", "temperature", "top_p", "max_new_tokens", "seed", "backend") + (("option_probs",) if g["backend"] == "local" else ())
     s = {"model": name, "variant": variant, "split": split, **{k: g[k] for k in keys}}
     if g["backend"] == "openai": s.update(base_url=g["base_url"], server_model=server_model)
+    else: s["precision"] = choose_precision(g["precision"])[0]  # as resolved on this machine: bf16 and fp32 answers differ
     if variant == "tuned":
         adapter = run_dir / "models" / model_key(name) / "adapter" / "adapter_model.safetensors"
         if not adapter.exists(): fail(f"{run_dir} has no trained adapter for {name}; run `polypersona train --run {run_dir} --model {name}` first")
@@ -127,7 +129,7 @@ def _row(r: dict, reply: Reply, prompt_tokens, seconds: float, name: str, varian
 def _answerer(run_dir: Path, name: str, variant: str, g: dict, server_model: str | None):
     if g["backend"] == "openai": return ServerAnswerer(g, server_model or name)
     if g["backend"] != "local": fail(f"generate.backend {g['backend']!r} is not known; use local or openai")
-    model, tok = load_trained(run_dir, name, merge=g["merge"]) if variant == "tuned" else load_model(name)
+    model, tok = load_trained(run_dir, name, g["merge"], precision=g["precision"]) if variant == "tuned" else load_model(name, precision=g["precision"])
     return LocalAnswerer(model, tok, name, g)
 
 # %% ../nbs/03_generate.ipynb #54d25832
@@ -170,5 +172,6 @@ def generate(run_dir,  # the run directory, with its data set (and, for tuned, m
     every = {r["id"] for r in records_to_answer(run_dir, split)}
     stage = f"generate:{model_key(name)}:{variant}:{split}"
     if every <= answered and (todo or stage not in stages_done(run_dir)):  # a call with nothing to do keeps the first record
-        record_stage(run_dir, stage, [out, saved], started)
+        how = {} if g["backend"] == "openai" else dict(zip(("precision", "precision_reason"), choose_precision(g["precision"])))
+        record_stage(run_dir, stage, [out, saved], started, **how)
     return {"answered_now": len(todo), "answered": len(answered & every), "of": len(every), "file": str(out)}

@@ -15,7 +15,7 @@ from .backends import LocalBackend, OpenAIBackend, Request
 from .core import _read_yaml, append_jsonl, atomic_write, fail, read_log, record_stage, sha256
 from .dialogue import Question, pair_seed, parse_choice, prompt_messages
 from .generate import clean_answer
-from .models import get_spec, load_model, model_key
+from .models import choose_precision, get_spec, load_model, load_trained, model_key
 from .personas import Persona, validate_persona
 from .report import save_figure, save_table
 
@@ -191,8 +191,6 @@ def import_survey(name_or_path: str = "anes96") -> Survey:
                   {g: list(s.get("skip_items") or []) for g, s in m["groups"].items()}, {k: int(v) for k, v in missed.items()},
                   {g: _group_values(s, [r[g] for r in groups]) for g, s in m["groups"].items()}, m["sha256"])
 
-
-
 # %% ../nbs/06_human_benchmark.ipynb #79def39b
 def sample_survey(s: Survey, n: int | None, seed: int = 42) -> Survey:
     "The survey cut to a seeded sample of `n` respondents (all of them when `n` is None or not smaller)."
@@ -213,19 +211,17 @@ def panel_questions(s: Survey) -> list[dict]:
     qs = {q.id: q for q in s.questions}
     personas = {p.id: p for p in s.personas}
     return [{"persona_id": a.persona_id, "item": a.item, "messages": prompt_messages(personas[a.persona_id], qs[a.item]),
-             "options": qs[a.item].options} for a in s.answers.itertuples()]
+             "options": qs[a.item].options} for a in s.answers.sort_values("persona_id", kind="stable").itertuples()]  # a respondent's items together
 
 
 def answer_panel(backend, method: str, todo: list[dict], h: dict) -> list[dict]:
     "A row per request: the option distribution (scores) or one sampled answer and the option it names (generate)."
     if method == "scores":
-        probs = backend.option_probs([Request(t["messages"], t["options"]) for t in todo])
+        probs = backend.option_probs([Request(t["messages"], t["options"], group=t["persona_id"]) for t in todo])
         return [{"persona_id": t["persona_id"], "item": t["item"], "probs": [round(x, 6) for x in p]} for t, p in zip(todo, probs)]
     seeds = [pair_seed(h["seed"], f"{t['persona_id']}:{t['item']}", 0) for t in todo]
-    if isinstance(backend, LocalBackend):
-        made = backend.generate([backend.prompt_text(t["messages"]) for t in todo], [h["max_new_tokens"]] * len(todo), seeds)
-        texts = [text for text, _, _ in made]
-    else: texts = [r.text for r in backend.answer([Request(t["messages"], [], h["max_new_tokens"], sd) for t, sd in zip(todo, seeds)])]
+    reqs = [Request(t["messages"], [], h["max_new_tokens"], sd, group=t["persona_id"]) for t, sd in zip(todo, seeds)]
+    texts = [text for text, _, _ in backend.generate(reqs)] if isinstance(backend, LocalBackend) else [r.text for r in backend.answer(reqs)]
     rows = []
     for t, text in zip(todo, texts):
         pick = parse_choice(clean_answer(text), t["options"])
@@ -417,10 +413,9 @@ def _adapter(run_dir: Path, name: str) -> Path:
 
 def _local_backend(run_dir: Path, name: str, variant: str, cfg: dict):
     "A function that loads the variant of model `name` as a backend for the panel."
-    from polypersona.train import load_trained
     h, g = cfg["human"], cfg["generate"]
     def load():
-        loaded = load_trained(run_dir, name, merge=g["merge"]) if variant == "tuned" else load_model(name)
+        loaded = load_trained(run_dir, name, g["merge"], precision=g["precision"]) if variant == "tuned" else load_model(name, precision=g["precision"])
         return LocalBackend(name, g["batch_size"], h["temperature"], h["top_p"], loaded=loaded)
     return load
 
@@ -455,7 +450,7 @@ def ask_systems(run_dir: Path, cfg: dict, name: str, s: Survey, server_model: st
         get = functools.cache(_local_backend(run_dir, name, variant, cfg))  # loaded once per variant, and only if something is left to ask
         for method in h["methods"]:
             system = f"{model_key(name)} {variant} {method}"
-            settings = {**common, "system": system, "method": method, "model": name, "variant": variant,
+            settings = {**common, "system": system, "method": method, "model": name, "variant": variant, "precision": choose_precision(g["precision"])[0],
                         **({"adapter_sha256": sha256(_adapter(run_dir, name))} if variant == "tuned" else {})}
             systems[system] = ask_panel(folder / model_key(name) / f"{variant}-{method}.jsonl", settings, get, method, questions, h, 4 * g["batch_size"])
     return systems, notes
@@ -484,5 +479,6 @@ def human_benchmark(run_dir,  # the run directory (its trained adapter, if any, 
     outputs += save_figure(representativeness_figure(res["summary"]), f"{stem}_representativeness", run_dir / "figures")
     for q in (q for q in s.questions if q.id in compared):
         outputs += save_figure(distribution_figure(res["distributions"], q.id, q.options, list(systems)), f"{stem}_{q.id}", run_dir / "figures")
-    record_stage(run_dir, f"human:{key}:{s.name}", outputs, started, survey=s.name, respondents=len(s.personas), systems=list(systems), notes=notes)
+    how = dict(zip(("precision", "precision_reason"), choose_precision(cfg["generate"]["precision"]))) if h["backend"] == "local" else {}
+    record_stage(run_dir, f"human:{key}:{s.name}", outputs, started, survey=s.name, respondents=len(s.personas), systems=list(systems), notes=notes, **how)
     return {**res, "table": tables["summary"], "notes": notes, "respondents": len(s.personas), "survey": s.name, "stem": stem}

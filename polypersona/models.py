@@ -12,9 +12,9 @@ from .core import cache_dir, fail
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'CHATML', 'PHI2', 'MISTRAL', 'LLAMA_TARGETS', 'REGISTRY', 'SMOLLM2_GGUF', 'TINY_CORPUS', 'ModelSpec',
-           'get_spec', 'model_key', 'smollm2_gguf', 'smollm2_folder', 'tiny_model', 'model_source', 'load_tokenizer',
-           'load_model']
+__all__ = ['log', 'CHATML', 'PHI2', 'MISTRAL', 'LLAMA_TARGETS', 'REGISTRY', 'SMOLLM2_GGUF', 'TINY_CORPUS', 'PRECISIONS',
+           'ModelSpec', 'get_spec', 'model_key', 'smollm2_gguf', 'smollm2_folder', 'tiny_model', 'model_source',
+           'load_tokenizer', 'cpu_bf16', 'choose_precision', 'load_model', 'base_id', 'load_trained']
 
 # %% ../nbs/11_models.ipynb #87ec3cad
 CHATML = ("{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>' + '\n' }}{% endfor %}"
@@ -150,19 +150,71 @@ def load_tokenizer(name: str):
     if not tok.chat_template: fail(f"model {name!r} has no chat template; add one to its registry entry")
     return tok
 
+# %% ../nbs/11_models.ipynb #0824817d
+PRECISIONS = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+
+def cpu_bf16() -> bool:
+    "Whether this CPU computes in bf16 natively (AVX-512 BF16 or AMX tiles)."
+    import torch
+    probes = [getattr(torch.cpu, f, None) for f in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(p is not None and p() for p in probes)
+
+# %% ../nbs/11_models.ipynb #e38c4467
+def choose_precision(asked: str = "auto",  # auto, bf16, fp16 or fp32
+                     device: str | None = None,  # cuda or cpu (default: CUDA if present)
+                    ) -> tuple[str, str]:  # the precision and why
+    "The compute precision for inference on `device`: what `asked` says, or under auto the fastest native one."
+    import torch
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if asked not in ("auto", *PRECISIONS): fail(f"precision {asked!r} is not known; use auto, bf16, fp16 or fp32")
+    cuda = device.startswith("cuda")
+    if cuda: gpu, cap = torch.cuda.get_device_name(), torch.cuda.get_device_capability()
+    native = torch.cuda.is_bf16_supported() if cuda else cpu_bf16()
+    if asked == "auto":
+        if cuda: return ("bf16", f"{gpu} has compute capability {cap[0]}.{cap[1]} (bf16 from 8.0)") if cap >= (8, 0) else \
+                        ("fp16", f"{gpu} has compute capability {cap[0]}.{cap[1]}, below the 8.0 that bf16 needs")
+        return ("bf16", "the CPU computes in bf16 natively (AVX-512 BF16 or AMX)") if native else \
+               ("fp32", "the CPU has no native bf16 (AVX-512 BF16 or AMX), and emulated bf16 is slower than fp32")
+    if asked == "bf16" and not native:
+        fail(f"precision bf16 was asked, but this {'GPU' if cuda else 'CPU'} has no native bf16; set the precision to auto or fp32")
+    if asked == "fp16" and not cuda: fail("precision fp16 needs a CUDA GPU; on the CPU set the precision to auto, bf16 or fp32")
+    return asked, "as the profile asks"
+
 # %% ../nbs/11_models.ipynb #e251dd02
-def load_model(name: str = "smollm2-135m", device: str | None = None, dtype=None):
-    "Model `name` and its tokenizer, on `device` (default: CUDA if present, else CPU), in eval mode."
+def load_model(name: str = "smollm2-135m",  # a registry name or a model folder
+               device: str | None = None,  # default: CUDA if present, else CPU
+               precision: str = "auto"):  # auto, bf16, fp16 or fp32 (see `choose_precision`)
+    "Model `name` and its tokenizer, on `device`, in the chosen precision, in eval mode."
     import torch
     from transformers import AutoModelForCausalLM
     if name == "tiny-random": return tiny_model()
     tok = load_tokenizer(name)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    dtype = dtype or (torch.bfloat16 if device.startswith("cuda") and torch.cuda.is_bf16_supported() else
-                      torch.float16 if device.startswith("cuda") else torch.float32)
+    dtype = getattr(torch, PRECISIONS[choose_precision(precision, device)[0]])
     source = model_source(name)
     try: model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype).to(device)
     except OSError as e: fail(f"cannot load model {name!r} from {source}: {str(e).splitlines()[0]} "
                               "(offline? download it first, or pass the path of a local copy)")
     model.generation_config.pad_token_id = tok.pad_token_id
     return model.eval(), tok
+
+# %% ../nbs/11_models.ipynb #55323388
+def base_id(name: str) -> str:
+    "What an adapter records as its base: the registry name, or a local folder's full path."
+    return name if Path(name).name == name else str(Path(name).resolve())
+
+
+def load_trained(run_dir,  # a run directory with models/<model>/adapter
+                 name: str = "smollm2-135m",  # the base model: a registry name or a model folder
+                 merge: bool = True,  # fold the adapter into the weights (faster generation)
+                 device: str | None = None, precision: str = "auto"):
+    "The base model `name` with the run's trained adapter (merged by default), and its tokenizer, in eval mode."
+    import json
+    from peft import PeftModel
+    out = Path(run_dir) / "models" / model_key(name)
+    if not (out / "manifest.json").exists(): fail(f"{out} has no trained adapter; run `polypersona train --run {run_dir} --model {name}` first")
+    base = json.loads((out / "manifest.json").read_text())["base"]
+    if base != base_id(name): fail(f"{out / 'adapter'} was trained on {base}, not {base_id(name)}; load it with its own base model")
+    model, tok = load_model(name, device, precision)
+    model = PeftModel.from_pretrained(model, str(out / "adapter"))
+    return (model.merge_and_unload() if merge else model).eval(), tok

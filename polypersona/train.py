@@ -13,16 +13,16 @@ from torch.utils.data import Sampler
 from transformers import TrainerCallback
 from trl import SFTTrainer
 from .core import atomic_write, environment, fail, read_jsonl, record_stage
-from .models import get_spec, load_tokenizer, model_key, model_source, tiny_model
+from .models import PRECISIONS, base_id, cpu_bf16, get_spec, load_tokenizer, model_key, model_source, tiny_model
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'SCHEDULERS', 'DTYPES', 'LOG_FIELDS', 'TOY_QUESTIONS', 'check_settings', 'prompt_ids', 'encode_example',
+__all__ = ['log', 'SCHEDULERS', 'LOG_FIELDS', 'TOY_QUESTIONS', 'check_settings', 'prompt_ids', 'encode_example',
            'training_examples', 'Hardware', 'detect_hardware', 'Shape', 'model_shape', 'training_gb', 'Setup',
            'choose_setup', 'model_config', 'load_for_training', 'lora_config', 'StepLog', 'Checkpoints',
            'last_checkpoint', 'EpochLengthSampler', 'AnswerLossTrainer', 'adapter_dtypes', 'make_trainer',
-           'train_model', 'load_trained', 'write_dataset', 'toy_records']
+           'train_model', 'write_dataset', 'toy_records']
 
 # %% ../nbs/02_qlora_train.ipynb #130245ca
 SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup")
@@ -91,6 +91,7 @@ class Hardware:
     capability: tuple | None = None  # CUDA compute capability, e.g. (7, 5) for a T4
     processes: int = 1  # processes training together (accelerate launch, torchrun), one a GPU
     flash_attention: bool = False  # flash-attn is installed
+    bf16: bool = False  # computes in bf16 natively (a GPU from 8.0; a CPU with AVX-512 BF16 or AMX)
 
 def detect_hardware() -> Hardware:
     "The GPU this process trains on (free memory now), or the CPU and its available RAM."
@@ -100,8 +101,9 @@ def detect_hardware() -> Hardware:
         i = int(os.environ.get("LOCAL_RANK", 0))
         free, _ = torch.cuda.mem_get_info(i)
         return Hardware("cuda", torch.cuda.get_device_name(i), round(free / 2**30, 2), tuple(torch.cuda.get_device_capability(i)),
-                        world, importlib.util.find_spec("flash_attn") is not None)
-    return Hardware("cpu", platform.processor() or platform.machine(), round(psutil.virtual_memory().available / 2**30, 2), None, world)
+                        world, importlib.util.find_spec("flash_attn") is not None, torch.cuda.is_bf16_supported())
+    return Hardware("cpu", platform.processor() or platform.machine(), round(psutil.virtual_memory().available / 2**30, 2), None, world,
+                    bf16=cpu_bf16())
 
 # %% ../nbs/02_qlora_train.ipynb #70a12dae
 @dataclass
@@ -145,13 +147,16 @@ class Setup:
 
 # %% ../nbs/02_qlora_train.ipynb #5d95d05e
 def _precision(hw: Hardware, asked: str, notes: list) -> str:
-    cuda = hw.device == "cuda"
+    cuda, cc = hw.device == "cuda", ".".join(map(str, hw.capability or ()))
     if asked == "auto":
-        if not cuda: notes.append("precision fp32: training on the CPU"); return "fp32"
-        if hw.capability >= (8, 0): notes.append(f"precision bf16: {hw.name} has compute capability {hw.capability[0]}.{hw.capability[1]} (bf16 from 8.0)"); return "bf16"
-        notes.append(f"precision fp16: {hw.name} has compute capability {hw.capability[0]}.{hw.capability[1]}, below the 8.0 that bf16 needs"); return "fp16"
-    if asked in ("bf16", "fp16") and not cuda: fail(f"train.precision is {asked}, which needs a CUDA GPU; on the CPU use auto or fp32")
-    if asked == "bf16" and hw.capability < (8, 0): fail(f"train.precision is bf16, but {hw.name} (compute capability {hw.capability[0]}.{hw.capability[1]}) has no bf16; use auto or fp16")
+        if not cuda and hw.bf16: notes.append("precision bf16: the CPU computes in bf16 natively (AVX-512 BF16 or AMX)"); return "bf16"
+        if not cuda: notes.append("precision fp32: the CPU has no native bf16 (AVX-512 BF16 or AMX)"); return "fp32"
+        if hw.capability >= (8, 0): notes.append(f"precision bf16: {hw.name} has compute capability {cc} (bf16 from 8.0)"); return "bf16"
+        notes.append(f"precision fp16: {hw.name} has compute capability {cc}, below the 8.0 that bf16 needs"); return "fp16"
+    if asked == "fp16" and not cuda: fail("train.precision is fp16, which needs a CUDA GPU; on the CPU use auto, bf16 or fp32")
+    if asked == "bf16" and not cuda and not hw.bf16:
+        fail("train.precision is bf16, but this CPU has no native bf16 (AVX-512 BF16 or AMX); use auto or fp32")
+    if asked == "bf16" and cuda and hw.capability < (8, 0): fail(f"train.precision is bf16, but {hw.name} (compute capability {cc}) has no bf16; use auto or fp16")
     notes.append(f"precision {asked}: as train.precision asks"); return asked
 
 def _quantize(hw: Hardware, asked: str, notes: list) -> bool:
@@ -169,7 +174,7 @@ def choose_setup(hw: Hardware, shape: Shape, c: dict, tokens: int) -> Setup:
     quantize = _quantize(hw, c["quantization"], notes)
     precision = _precision(hw, c["precision"], notes)
     adapter = "bf16" if quantize and precision == "bf16" else "fp32"
-    notes.append(f"adapter weights in {adapter}" + (": fp16 loss scaling needs fp32 weights" if precision == "fp16" else ""))
+    notes.append(f"adapter weights and optimizer state in {adapter}" + (": fp16 loss scaling needs fp32 weights" if precision == "fp16" else ""))
     ckpt = cuda if c["gradient_checkpointing"] is None else c["gradient_checkpointing"]
     notes.append(f"gradient checkpointing {'on' if ckpt else 'off'}" + ("" if c["gradient_checkpointing"] is not None else
                  ": it saves GPU memory" if cuda else ": memory is plentiful on the CPU and it costs time"))
@@ -196,8 +201,6 @@ def choose_setup(hw: Hardware, shape: Shape, c: dict, tokens: int) -> Setup:
     return Setup(hw.device, quantize, precision, adapter, ckpt, attention, micro, accumulation, round(gb(micro), 2), notes)
 
 # %% ../nbs/02_qlora_train.ipynb #3d65aa51
-DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
-
 def model_config(name: str):
     "The transformers config of model `name`, without loading its weights."
     from transformers import AutoConfig
@@ -209,7 +212,7 @@ def load_for_training(name: str, setup: Setup):
     "Model `name` and its tokenizer, loaded as `setup` says, ready for a LoRA adapter."
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
     if name == "tiny-random": return tiny_model()
-    dtype, tok = getattr(torch, DTYPES[setup.precision]), load_tokenizer(name)
+    dtype, tok = getattr(torch, PRECISIONS[setup.precision]), load_tokenizer(name)
     kw = {"dtype": dtype, "attn_implementation": setup.attention}
     if setup.quantize:
         kw["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
@@ -343,15 +346,11 @@ def make_trainer(name: str, model, tok, train_rows: list[dict], val_rows: list[d
     if setup.adapter_dtype == "fp32":
         for p in trainer.model.parameters():
             if p.requires_grad: p.data = p.data.float()
-    if adapter_dtypes(trainer.model) != {DTYPES[setup.adapter_dtype]}:
-        fail(f"the adapter weights are {adapter_dtypes(trainer.model)}, not {DTYPES[setup.adapter_dtype]} as the setup needs")
+    if adapter_dtypes(trainer.model) != {PRECISIONS[setup.adapter_dtype]}:
+        fail(f"the adapter weights are {adapter_dtypes(trainer.model)}, not {PRECISIONS[setup.adapter_dtype]} as the setup needs")
     return trainer
 
 # %% ../nbs/02_qlora_train.ipynb #766d5155
-def _base(name: str) -> str:
-    "What the adapter is trained on: the registry name, or a local folder's full path."
-    return name if Path(name).name == name else str(Path(name).resolve())
-
 def _split(run_dir: Path, split: str) -> list[dict]:
     path = run_dir / "dataset" / f"{split}.jsonl"
     return read_jsonl(path, f"{split} split") if path.exists() and path.stat().st_size else []
@@ -392,7 +391,7 @@ def train_model(run_dir,  # the run directory, which holds dataset/
     started, run_dir, c = time.time(), Path(run_dir), check_settings(cfg["train"])
     get_spec(name)  # an unknown model fails here
     out = run_dir / "models" / model_key(name)
-    state = {"base": _base(name), "settings": c, "data_hash": _data_hash(run_dir)}
+    state = {"base": base_id(name), "settings": c, "data_hash": _data_hash(run_dir)}
     _check_folder(out, state)
     if (out / "manifest.json").exists() and (out / "adapter" / "adapter_model.safetensors").exists():
         print(f"{out / 'adapter'} is already trained with these settings; nothing to do")
@@ -446,19 +445,6 @@ def _finish(run_dir: Path, out: Path, name, trainer, c, state, setup, hw, train_
     files = sorted(p for p in (out / "adapter").iterdir() if p.is_file())
     record_stage(run_dir, f"train:{model_key(name)}", [*files, out / "manifest.json", out / "train_log.csv"], started)
     return manifest
-
-# %% ../nbs/02_qlora_train.ipynb #b97daea3
-def load_trained(run_dir, name: str = "smollm2-135m", merge: bool = True, device: str | None = None):
-    "The base model `name` with the run's trained adapter (merged by default), and its tokenizer, in eval mode."
-    from peft import PeftModel
-    from polypersona.models import load_model
-    out = Path(run_dir) / "models" / model_key(name)
-    if not (out / "manifest.json").exists(): fail(f"{out} has no trained adapter; run `polypersona train --run {run_dir} --model {name}` first")
-    base = json.loads((out / "manifest.json").read_text())["base"]
-    if base != _base(name): fail(f"{out / 'adapter'} was trained on {base}, not {_base(name)}; load it with its own base model")
-    model, tok = load_model(name, device)
-    model = PeftModel.from_pretrained(model, str(out / "adapter"))
-    return (model.merge_and_unload() if merge else model).eval(), tok
 
 # %% ../nbs/02_qlora_train.ipynb #80c0478e
 def write_dataset(run_dir, records: list[dict], content_hash: str = "example") -> Path:

@@ -4,9 +4,9 @@ import pytest
 import torch
 from transformers import TrainerCallback
 from polypersona.core import load_config, open_run
-from polypersona.train import (Setup, StepLog, encode_example, last_checkpoint, load_for_training, load_trained, make_trainer,
+from polypersona.train import (Setup, StepLog, encode_example, last_checkpoint, load_for_training, make_trainer,
                                toy_records, train_model, training_examples, write_dataset)
-from polypersona.models import load_tokenizer, tiny_model
+from polypersona.models import load_tokenizer, load_trained, tiny_model
 from conftest import cli_error, run_cli
 
 FAST = {"train.epochs": 2, "train.batch_size": 4, "train.learning_rate": 0.01, "train.checkpoint_steps": 2}
