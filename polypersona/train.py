@@ -309,6 +309,12 @@ class AnswerLossTrainer(SFTTrainer):
         if model.training: self.tokens_seen += int(self.accelerator.gather_for_metrics(inputs["attention_mask"].sum()).sum())
         return (loss, out) if return_outputs else loss
 
+    def autocast_smart_context_manager(self, cache_enabled: bool | None = True):
+        # bf16 on a CPU: accelerate autocasts only the wrapped model's forward; the output layer above and the
+        # evaluation before the first step run outside it, and would meet bf16 weights with fp32 inputs
+        if self.args.bf16 and self.args.use_cpu: return torch.autocast("cpu", dtype=torch.bfloat16, cache_enabled=cache_enabled)
+        return super().autocast_smart_context_manager(cache_enabled)
+
     def log(self, logs: dict, start_time=None):
         if "loss" in logs: logs["num_tokens"] = self.tokens_seen
         super().log(logs, start_time)

@@ -6,7 +6,7 @@ from transformers import TrainerCallback
 from polypersona.core import load_config, open_run
 from polypersona.train import (Setup, StepLog, encode_example, last_checkpoint, load_for_training, make_trainer,
                                toy_records, train_model, training_examples, write_dataset)
-from polypersona.models import load_tokenizer, load_trained, tiny_model
+from polypersona.models import cpu_bf16, load_tokenizer, load_trained, tiny_model
 from conftest import cli_error, run_cli
 
 FAST = {"train.epochs": 2, "train.batch_size": 4, "train.learning_rate": 0.01, "train.checkpoint_steps": 2}
@@ -114,7 +114,11 @@ def test_cli_trains_the_embedded_model(tmp_path):
     out = run / "models" / "smollm2-135m"
     assert {"adapter_model.safetensors", "adapter_config.json", "tokenizer.json", "chat_template.jinja"} <= {p.name for p in (out / "adapter").iterdir()}
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["setup"]["precision"] == "fp32" and manifest["setup"]["gradient_checkpointing"] is False
+    assert manifest["setup"]["precision"] == ("bf16" if cpu_bf16() else "fp32") and manifest["setup"]["gradient_checkpointing"] is False
+    assert any(d.startswith(f"precision {manifest['setup']['precision']}: the CPU") for d in manifest["setup"]["decisions"])  # with its reason
+    from safetensors import safe_open
+    with safe_open(out / "adapter" / "adapter_model.safetensors", "pt") as f:  # bf16 compute, fp32 adapter
+        assert {str(f.get_tensor(k).dtype) for k in f.keys()} == {"torch.float32"}
     assert json.loads((out / "adapter" / "adapter_config.json").read_text())["base_model_name_or_path"] == "smollm2-135m"
     header = (out / "train_log.csv").read_text().splitlines()[0]
     assert header == "step,epoch,loss,learning_rate,grad_norm,tokens_per_s,eval_loss,time"
