@@ -1,6 +1,6 @@
 """Speed of stage 06 on this machine: seconds a request for the embedded model to score a survey item's options and
-to sample a parsed answer, on today's path (fp32, every prompt read whole) and now (the machine's precision, each
-respondent's prompt start read once); and what a whole panel would take.
+to sample a parsed answer, on today's path (fp32, every prompt read whole, batch 16) and now (the machine's
+precision, each respondent's prompt start read once, the cpu profile's batch); and what a whole panel would take.
 
     .venv/bin/python benchmarks/human_speed.py [--respondents 32] [--survey anes96]
 
@@ -36,13 +36,13 @@ def main():
     now = choose_precision(g["precision"])[0]
     print(f"# stage 06 speed, {len(questions)} requests a method, SmolLM2-135M; {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)")
-    per, today = {}, "today's path (fp32, each prompt whole)"
-    for label, precision, cache in ((today, "fp32", False), (f"now ({now}, respondent start once)", now, True)):
-        backend = LocalBackend("smollm2-135m", g["batch_size"], h["temperature"], h["top_p"], loaded=load_model(precision=precision), prefix_cache=cache)
+    per, today = {}, "today's path (fp32, each prompt whole, batch 16)"
+    for label, precision, cache, batch in ((today, "fp32", False, 16), (f"now ({now}, respondent start once, batch {g['batch_size']})", now, True, g["batch_size"])):
+        backend = LocalBackend("smollm2-135m", batch, h["temperature"], h["top_p"], loaded=load_model(precision=precision), prefix_cache=cache)
         for method in ("scores", "generate"):
             per[label, method], rows = seconds_a_request(backend, method, questions, h)
             extra = "" if method == "scores" else f", {sum(r['choice'] is not None for r in rows) / len(rows):.0%} name an option"
-            print(f"{label:<40} {method:<9} {per[label, method]:.3f} s a request{extra}")
+            print(f"{label:<52} {method:<9} {per[label, method]:.3f} s a request{extra}")
     for method in ("scores", "generate"):
         print(f"{method}: today's path / now: {per[today, method] / per[label, method]:.2f} x")
     items = len(survey.questions)

@@ -48,7 +48,7 @@ def test_same_seed_same_bytes(tmp_path):
 
 def test_default_profile_is_cpu_and_paper_split_is_available(tmp_path):
     ok("personas", "--run", tmp_path / "cpu")
-    assert len(jsonl(tmp_path / "cpu" / "personas.jsonl")) == 22
+    assert len(jsonl(tmp_path / "cpu" / "personas.jsonl")) == 68
     ok("personas", "--run", tmp_path / "paper", "--profile", "paper")
     ok("plan", "--run", tmp_path / "paper", "--split", "random")
     splits = [r["split"] for r in jsonl(tmp_path / "paper" / "plan.jsonl")]
