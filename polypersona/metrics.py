@@ -16,10 +16,11 @@ __all__ = ['MINILM', 'CLOSED_TYPES', 'ORDERED_TYPES', 'FIRST_PERSON', 'PERSONA_F
            'SUMMARY_METRICS', 'TYPE_ACCURACY', 'words', 'paper_bleu', 'corpus_sacrebleu', 'rouge', 'minilm_path',
            'bert_scorer', 'bertscore', 'sentences', 'ratio', 'form_ok', 'structural', 'sentiment',
            'sentiment_alignment', 'closed_agreement', 'style_vector', 'stylistic_consistency', 'persona_card',
-           'sentence_encoder', 'persona_ranks', 'distinct_n', 'self_bleu', 'age_band', 'bootstrap_ci', 'group_table',
-           'distribution', 'divergence', 'divergence_table', 'check_rows', 'record_frame', 'text_metrics',
-           'survey_metrics', 'by_persona', 'fidelity', 'per_example', 'means', 'summarize', 'csv_safe', 'write_scores',
-           'score_rows', 'score_file', 'metrics_dir', 'evaluate']
+           'sentence_encoder', 'sentence_vectors', 'persona_ranks', 'shares_pass', 'encode_once', 'greedy_match',
+           'distinct_n', 'bleu_from_counts', 'bleu_against_others', 'self_bleu', 'age_band', 'bootstrap_ci',
+           'group_table', 'distribution', 'divergence', 'divergence_table', 'check_rows', 'record_frame',
+           'text_metrics', 'survey_metrics', 'by_persona', 'persona_cards', 'fidelity', 'per_example', 'means',
+           'summarize', 'csv_safe', 'write_scores', 'score_rows', 'score_file', 'metrics_dir', 'evaluate']
 
 # %% ../nbs/04_metrics.ipynb #cb2b717e
 def words(text: str) -> list[str]:
@@ -75,19 +76,26 @@ def bert_scorer(model: str = MINILM, layer: int | None = None, batch_size: int =
 
 
 def bertscore(references: list[str], predictions: list[str], model: str = MINILM, layer: int | None = None,
-              batch_size: int = 64) -> tuple[pd.DataFrame, dict]:
+              batch_size: int = 64,
+              encoded: dict | None = None,  # the shared pass (`encode_once`), whose MiniLM is `model` at `layer`
+              ) -> tuple[pd.DataFrame, dict]:
     "Per-row BERTScore precision, recall and F1, and the settings: backbone, layer and bert-score's hash."
     from bert_score.utils import get_hash
-    scorer = bert_scorer(model, layer, batch_size)
+    columns = ["bertscore_p", "bertscore_r", "bertscore_f1"]
+    df = pd.DataFrame(0.0, index=range(len(references)), columns=columns)
     # an empty text has no token to match: its row scores 0 (bert-score itself cannot encode it)
     full = [i for i, (a, b) in enumerate(zip(references, predictions)) if str(a).strip() and str(b).strip()]
-    df = pd.DataFrame(0.0, index=range(len(references)), columns=["bertscore_p", "bertscore_r", "bertscore_f1"])
-    if full:
-        p, r, f = scorer.score([str(predictions[i]) for i in full], [str(references[i]) for i in full], batch_size=batch_size)
-        df.loc[full, "bertscore_p"], df.loc[full, "bertscore_r"], df.loc[full, "bertscore_f1"] = p.numpy(), r.numpy(), f.numpy()
+    held = encoded or {}
+    once = [i for i in full if str(references[i]) in held and str(predictions[i]) in held]
+    rest = sorted(set(full) - set(once))
+    pairs = lambda rows: ([str(predictions[i]) for i in rows], [str(references[i]) for i in rows])
+    if once: df.loc[once, columns] = greedy_match(encoded, *pairs(once), batch_size)
+    if rest:
+        p, r, f = bert_scorer(model, layer, batch_size).score(*pairs(rest), batch_size=batch_size)
+        df.loc[rest, columns] = np.stack([p.numpy(), r.numpy(), f.numpy()], 1)
     name = "sentence-transformers/all-MiniLM-L6-v2" if model == MINILM else model
-    info = {"model": name, "layer": scorer.num_layers, "rescaled": False,
-            "hash": get_hash(name, scorer.num_layers, False, False, False, False)}
+    layers = (layer or 6) if model == MINILM else bert_scorer(model, layer, batch_size).num_layers
+    info = {"model": name, "layer": layers, "rescaled": False, "hash": get_hash(name, layers, False, False, False, False)}
     return df, info
 
 # %% ../nbs/04_metrics.ipynb #65b09c06
@@ -190,16 +198,69 @@ def sentence_encoder():
     return SentenceTransformer(minilm_path(), device="cpu")
 
 
-def persona_ranks(answers: list[str], persona_ids: list, cards: dict, batch_size: int = 64) -> np.ndarray:
+def sentence_vectors(texts: list[str], batch_size: int = 64, encoded: dict | None = None) -> np.ndarray:
+    "Normalized sentence embeddings of `texts`: from the shared pass `encoded` where it holds a text, else encoded now."
+    held = encoded or {}
+    new = [t for t in texts if t not in held]
+    enc = sentence_encoder()
+    fresh = iter(enc.encode(new, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False) if new else [])
+    return np.stack([held[t]["sentence"] if t in held else next(fresh) for t in texts])
+
+
+def persona_ranks(answers: list[str], persona_ids: list, cards: dict, batch_size: int = 64,
+                  encoded: dict | None = None) -> np.ndarray:
     "The rank of each answer's own persona among all `cards` (id -> text) by centred cosine similarity."
     ids = list(cards)
-    enc = sentence_encoder()
-    a = enc.encode(list(answers), batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
-    c = enc.encode([cards[i] for i in ids], batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
+    a = sentence_vectors(list(answers), batch_size, encoded)
+    c = sentence_vectors([cards[i] for i in ids], batch_size, encoded)
     sim = a @ c.T
     sim -= sim.mean(0, keepdims=True)
     own = sim[np.arange(len(answers)), [ids.index(p) for p in persona_ids]]
     return 1 + (sim > own[:, None]).sum(1)
+
+# %% ../nbs/04_metrics.ipynb #fc09e9a5
+def shares_pass(model: str, layer: int | None) -> bool:
+    "Whether BERTScore's backbone is the sentence encoder's network at its output layer, so one pass serves both."
+    return model == MINILM and layer in (None, 6)
+
+
+def encode_once(texts: list[str], batch_size: int = 64) -> dict:
+    """Each distinct text -> its token embeddings and BERTScore token weights, and its normalized sentence embedding,
+    from one pass of the sentence encoder; a text as long as the encoder's limit is left out (it may be cut)."""
+    import torch
+    enc = sentence_encoder()
+    tok = enc.tokenizer
+    uniq = list(dict.fromkeys(map(str, texts)))
+    lengths = np.array([len(x) for x in tok(uniq, truncation=True, max_length=enc.max_seq_length)["input_ids"]])
+    order = [uniq[i] for i in np.argsort(-lengths, kind="stable") if lengths[i] < enc.max_seq_length]
+    out = {}
+    for start in range(0, len(order), batch_size):  # batches of one token length: no time spent on padding
+        batch = order[start:start + batch_size]
+        for text, o in zip(batch, enc.encode(batch, batch_size=batch_size, output_value=None, show_progress_bar=False)):
+            n, ids = int(o["attention_mask"].sum()), o["input_ids"]  # the text's own tokens come first, then padding
+            # without idf, bert-score weighs each token 1 and [CLS] and [SEP] 0
+            weights = ((ids[:n] != tok.cls_token_id) & (ids[:n] != tok.sep_token_id)).float()
+            out[text] = {"tokens": o["token_embeddings"][:n], "weights": weights,
+                         "sentence": torch.nn.functional.normalize(o["sentence_embedding"], dim=0).numpy()}
+    return out
+
+
+def greedy_match(encoded: dict, candidates: list[str], references: list[str], batch_size: int = 64) -> np.ndarray:
+    """BERTScore P, R and F1 (a row each) of each candidate against its reference from the shared pass's tokens, by
+    bert-score's own matching step (its `score` would encode the texts again)."""
+    import torch
+    from bert_score.utils import greedy_cos_idf
+    from torch.nn.utils.rnn import pad_sequence
+
+    def padded(texts):  # as bert-score's bert_cos_score_idf pads a batch before its greedy_cos_idf
+        emb = pad_sequence([encoded[t]["tokens"] for t in texts], batch_first=True, padding_value=2.0)
+        lens = torch.tensor([len(encoded[t]["tokens"]) for t in texts])
+        mask = torch.arange(emb.shape[1])[None, :] < lens[:, None]
+        return emb, mask, pad_sequence([encoded[t]["weights"] for t in texts], batch_first=True)
+
+    out = [torch.stack(greedy_cos_idf(*padded(references[i:i + batch_size]), *padded(candidates[i:i + batch_size])), 1)
+           for i in range(0, len(candidates), batch_size)]
+    return torch.cat(out).numpy()
 
 # %% ../nbs/04_metrics.ipynb #fd6bf2d8
 def distinct_n(texts: list[str], n: int) -> float:
@@ -208,14 +269,44 @@ def distinct_n(texts: list[str], n: int) -> float:
     return len(set(grams)) / len(grams) if grams else 0.0
 
 
+def bleu_from_counts(matches: list[int], totals: list[int], hyp_len: int, ref_len: int) -> float:
+    "NLTK's smoothed sentence BLEU-4 from its clipped n-gram matches and n-gram totals (`corpus_bleu`'s last steps)."
+    from nltk.translate.bleu_score import Fraction, SmoothingFunction, brevity_penalty
+    if matches[0] == 0: return 0.0
+    p_n = SmoothingFunction().method1([Fraction(m, t, _normalize=False) for m, t in zip(matches, totals)])
+    return brevity_penalty(ref_len, hyp_len) * math.exp(math.fsum(0.25 * math.log(p) for p in p_n if p > 0))
+
+
+def bleu_against_others(tokens: list[list[str]]) -> list[float]:
+    """`paper_bleu(the others, text)` for each text of a group (two or more), as NLTK computes it. NLTK counts every
+    reference's n-grams again for each answer, which is quadratic in the group; here each text's n-grams are counted
+    once, and the most that any other text has of an n-gram is the group's largest count of it, or the second largest
+    for the text that holds the largest."""
+    from collections import Counter
+    from nltk.util import ngrams
+    counts = [[Counter(ngrams(t, n)) for n in range(1, 5)] for t in tokens]
+    top = [{} for _ in range(4)]  # per order: n-gram -> (largest count, the text with it, second largest)
+    for k, per_order in enumerate(counts):
+        for n, c in enumerate(per_order):
+            for g, m in c.items():
+                first, who, second = top[n].get(g, (0, -1, 0))
+                top[n][g] = (m, k, first) if m > first else (first, who, max(second, m))
+    lengths = [len(t) for t in tokens]
+    scores = []
+    for k, per_order in enumerate(counts):
+        most = lambda n, g: top[n][g][2] if top[n][g][1] == k else top[n][g][0]
+        matches = [sum(min(m, most(n, g)) for g, m in c.items()) for n, c in enumerate(per_order)]
+        ref_len = min((x for j, x in enumerate(lengths) if j != k), key=lambda x: (abs(x - lengths[k]), x))
+        scores.append(bleu_from_counts(matches, [max(1, sum(c.values())) for c in per_order], lengths[k], ref_len))
+    return scores
+
+
 def self_bleu(texts: list[str], questions: list) -> np.ndarray:
     "Per answer: the paper's BLEU against the other answers to the same question; NaN when it is the only one."
     out = np.full(len(texts), np.nan)
     by_q = pd.Series(range(len(texts))).groupby(pd.Series(questions, dtype=object)).apply(list)
     for idx in by_q:
-        for i in idx:
-            others = [texts[j] for j in idx if j != i]
-            if others: out[i] = paper_bleu(others, texts[i])
+        if len(idx) > 1: out[idx] = bleu_against_others([words(texts[i]) for i in idx])
     return out
 
 # %% ../nbs/04_metrics.ipynb #4fd9a10f
@@ -310,9 +401,10 @@ def record_frame(rows: list[dict]) -> pd.DataFrame:
     return df
 
 
-def text_metrics(refs: list[str], preds: list[str], cfg: dict) -> tuple[pd.DataFrame, dict]:
-    "Per answer: the paper's BLEU, ROUGE and BERTScore; and BERTScore's settings."
-    bs, info = bertscore(refs, preds, cfg["bertscore_model"], cfg["bertscore_layer"], cfg["batch_size"])
+def text_metrics(refs: list[str], preds: list[str], cfg: dict,
+                 encoded: dict | None = None) -> tuple[pd.DataFrame, dict]:
+    "Per answer: the paper's BLEU, ROUGE and BERTScore (from the shared pass `encoded`, if any); BERTScore's settings."
+    bs, info = bertscore(refs, preds, cfg["bertscore_model"], cfg["bertscore_layer"], cfg["batch_size"], encoded)
     df = pd.DataFrame({"bleu": [paper_bleu(a, b) for a, b in zip(refs, preds)]})
     return df.join(pd.DataFrame([rouge(a, b) for a, b in zip(refs, preds)])).join(bs), info
 
@@ -337,16 +429,22 @@ def by_persona(fn, texts: list[str], persona_ids: pd.Series) -> np.ndarray:
     return out
 
 
-def fidelity(rows: list[dict], persona_ids: pd.Series, batch_size: int) -> pd.DataFrame:
-    "Per answer: its persona's rank among the file's personas, and whether it is first or in the first five."
+def persona_cards(rows: list[dict], persona_ids: pd.Series) -> dict:
+    "Persona id -> its card, for the rows with a persona; empty when fewer than two personas are there to rank."
     cards = {}
     for r, pid in zip(rows, persona_ids):
         if pid is not None and isinstance(r.get("persona"), dict): cards.setdefault(pid, persona_card(r["persona"]))
-    if len(cards) < 2: return pd.DataFrame(index=range(len(rows)))
+    return cards if len(cards) > 1 else {}
+
+
+def fidelity(rows: list[dict], persona_ids: pd.Series, batch_size: int, encoded: dict | None = None) -> pd.DataFrame:
+    "Per answer: its persona's rank among the file's personas, and whether it is first or in the first five."
+    cards = persona_cards(rows, persona_ids)
+    if not cards: return pd.DataFrame(index=range(len(rows)))
     known = np.array([pid in cards for pid in persona_ids])
     text = [r["prediction"] for r, k in zip(rows, known) if k]
     rank = np.full(len(rows), np.nan)
-    rank[known] = persona_ranks(text, list(persona_ids[known]), cards, batch_size)
+    rank[known] = persona_ranks(text, list(persona_ids[known]), cards, batch_size, encoded)
     df = pd.DataFrame({"persona_rank": rank})
     for k in (1, 5): df[f"persona_top{k}"] = (df["persona_rank"] <= k).astype(float).where(df["persona_rank"].notna())
     return df
@@ -356,11 +454,15 @@ def per_example(rows: list[dict], cfg: dict) -> tuple[pd.DataFrame, dict]:
     "One row of metrics an answer, and what only a whole set has: sacreBLEU, distinct-n, BERTScore's settings, references' levels."
     refs, preds = [r["reference"] for r in rows], [r["prediction"] for r in rows]
     frame = record_frame(rows)
-    text, bs_info = text_metrics(refs, preds, cfg)
+    # BERTScore and fidelity share one pass of the MiniLM when BERTScore's settings allow it
+    cards = persona_cards(rows, frame["persona_id"])
+    shared = shares_pass(cfg["bertscore_model"], cfg["bertscore_layer"])
+    encoded = encode_once(refs + preds + list(cards.values()), cfg["batch_size"]) if shared else None
+    text, bs_info = text_metrics(refs, preds, cfg, encoded)
     df = frame.join(text).join(survey_metrics(refs, preds, frame))
     df["stylistic_consistency"] = by_persona(stylistic_consistency, preds, df["persona_id"])
-    df["survey_quality"] = df[["structural_coherence", "sentiment_alignment", "stylistic_consistency", "closed_exact"]].mean(1)
-    df = df.join(fidelity(rows, df["persona_id"], cfg["batch_size"]))
+    df["survey_quality"] = df[["structural_coherence", "sentiment_alignment", "stylistic_consistency", "closed_exact"]].mean(axis=1)
+    df = df.join(fidelity(rows, df["persona_id"], cfg["batch_size"], encoded))
     questions = df["question_id"].where(df["question_id"].notna(), df["id"])  # without question ids, no answer has peers
     df["self_bleu"] = self_bleu(preds, list(questions))
     sacre, signature = corpus_sacrebleu(refs, preds)
@@ -442,7 +544,7 @@ def score_file(predictions,  # a JSONL file whose lines have id, reference and p
 
 def metrics_dir(run_dir, name: str, variant: str, split: str = "test") -> Path:
     "Where the scores of `variant` of model `name` on `split` go."
-    from polypersona.train import model_key
+    from polypersona.models import model_key
     return Path(run_dir) / "metrics" / model_key(name) / (variant if split == "test" else f"{variant}-{split}")
 
 
@@ -455,7 +557,7 @@ def evaluate(run_dir,  # the run directory, with generations
     "Stage 04: score the run's generations of `name` and `variant`; write metrics/<model>/<variant>/."
     from polypersona.core import read_manifest
     from polypersona.generate import output_path
-    from polypersona.train import model_key
+    from polypersona.models import model_key
     started, path = time.time(), output_path(run_dir, name, variant, split)
     made = f"generate:{model_key(name)}:{variant}:{split}"
     if made not in read_manifest(run_dir)["stages"]:

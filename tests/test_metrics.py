@@ -2,7 +2,7 @@
 import json, math
 import pandas as pd
 import pytest
-from polypersona.core import open_run, write_jsonl
+from polypersona.core import load_config, open_run, write_jsonl
 from polypersona.generate import generate
 from polypersona.metrics import bootstrap_ci, metrics_dir, paper_bleu, rouge
 from polypersona.train import toy_records, write_dataset
@@ -38,6 +38,34 @@ def test_hand_values_through_the_command_line(tmp_path):
         assert math.isclose(overall[m], df[m].mean(), rel_tol=1e-5)  # traceable to the rows
     assert summary["settings"]["bertscore"]["model"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert summary["settings"]["sacrebleu_signature"].startswith("nrefs:1")
+
+
+def test_one_pass_gives_the_separate_libraries_scores(monkeypatch):
+    "BERTScore and persona fidelity from one pass of the MiniLM equal bert-score's and the sentence encoder's own."
+    from polypersona import metrics
+    cards = ["I am a 61-year-old farmer in rural Iowa; I grow corn and raise cattle.",
+             "I am a 24-year-old software developer in Seattle who loves video games.",
+             "I am a 45-year-old nurse in Atlanta working night shifts at a hospital.",
+             "I am a 70-year-old retired teacher in Maine who reads and gardens."]
+    said = [("I check the cattle before breakfast.", "Cattle first, then the corn fields."),
+            ("Mostly gaming after work.", "I play video games and write some code."),
+            ("I sleep after my night shift.", "I sleep after my night shift."),  # the same text on both sides
+            ("Reading in the garden.", ""),  # an empty answer
+            ("Agree.", "Strongly agree."), ("I rarely travel.", "I rarely travel far from the farm."),
+            ("Games, games, games.", "word " * 300),  # cut by the sentence encoder: scored the separate way
+            ("I grade papers less now.", "Gardening and a good book, mostly.")]
+    rows = [{"id": f"r{i}", "reference": ref, "prediction": pred, "question_id": f"q{i % 2}",
+             "persona": {"id": f"p{i % 4}", "description": cards[i % 4]}} for i, (ref, pred) in enumerate(said)]
+    cfg = load_config("cpu")["metrics"]
+    matched, match = [], metrics.greedy_match
+    monkeypatch.setattr(metrics, "greedy_match", lambda enc, cands, refs, *a: matched.append(cands) or match(enc, cands, refs, *a))
+    shared = metrics.per_example(rows, cfg)[0]
+    assert len(matched) == 1 and len(matched[0]) == 6  # every row but the empty answer and the long one
+    monkeypatch.setattr(metrics, "shares_pass", lambda *a: False)
+    separate = metrics.per_example(rows, cfg)[0]
+    for c in ("bertscore_p", "bertscore_r", "bertscore_f1"): assert list(shared[c]) == pytest.approx(list(separate[c]), abs=1e-4)
+    assert list(shared["persona_rank"]) == list(separate["persona_rank"]) and set(shared["persona_rank"]) != {1}
+    assert shared["bertscore_f1"][2] == pytest.approx(1, abs=1e-5) and shared["bertscore_f1"][3] == 0
 
 
 def test_paper_bleu_is_nltk_sentence_bleu_with_method1():
