@@ -175,10 +175,10 @@ def human(run: str = "runs/cpu",  # the run directory (the main job's by default
 # %% ../nbs/19_cli.ipynb #2715efc4
 def reproduce(profile: str = "cpu",  # cpu (the default main job), smoke, paper, colab-t4, or a YAML file
               run: str = None,  # the run directory (default: runs/<profile>); a stopped run goes on where it stopped
-              workers: int = 1,  # stage notebooks at once (training per model, generation per domain); 1 is fastest on a small CPU
+              workers: int = 1,  # stage notebooks at once (training per model, generation per domain where the profile splits it); 1 is fastest on a small CPU
               figures: str = None,  # also copy the figures and main tables, with a manifest, into this folder (make reproduce: figures)
              ):
-    "Execute every stage notebook of a profile with papermill, per model and domain; print the main scores and where the tables and figures are."
+    "Execute every stage notebook of a profile with papermill, per model (and domain, where the profile says); print the main scores and where the tables and figures are."
     from polypersona.batch import preflight, run_batch
     from polypersona.core import load_config
     from polypersona.report import load_scores, publish
