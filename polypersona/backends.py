@@ -29,6 +29,7 @@ class Request:
     seed: int = 0
     max_sentences: int | None = None  # local: stop once the answer has this many sentences (None: at the end of turn)
     group: str | None = None  # local: requests of one group (e.g. one persona) share their prompt's start, read once
+    probs: list[float] | None = None  # local, closed: the option distribution to choose from, if scored already (e.g. debiased)
 
 @dataclass
 class Reply:
@@ -212,12 +213,14 @@ def generate(self: LocalBackend, requests: list[Request]) -> list[tuple[str, str
 # %% ../nbs/12_backends.ipynb #7ff3ff11
 @patch
 def answer_closed(self: LocalBackend, requests: list[Request], rows: list[list[int]]) -> list[Reply]:
-    "Replies to one batch of closed requests (token rows `rows`): score, draw the choice, continue from the prompt cache."
+    "Replies to one batch of closed requests (token rows `rows`): score (unless given), draw the choice, continue from the prompt cache."
     import copy, torch
     tok = self.tok
     ids, mask, cache, last = self.read_prompts(rows, [r.group for r in requests])
-    kept = copy.deepcopy(cache)  # scoring uses up its copy; the reason is generated from this one
-    probs = self.score_options(mask, cache, last, [r.options for r in requests])
+    given = all(r.probs for r in requests)
+    kept = cache if given else copy.deepcopy(cache)  # scoring uses up its copy; the reason is generated from this one
+    scored = [None] * len(requests) if given else self.score_options(mask, cache, last, [r.options for r in requests])
+    probs = [r.probs or p for r, p in zip(requests, scored)]
     picks = [random.Random(r.seed).choices(r.options, p)[0] if self.choice == "sample" else r.options[p.index(max(p))] for r, p in zip(requests, probs)]
     head_ids, head_mask = left_pad([tok(pick + ".", add_special_tokens=False)["input_ids"] for pick in picks], tok.pad_token_id, self.model.device)
     made = self.generate_batch(torch.cat([ids, head_ids], 1), torch.cat([mask, head_mask], 1),

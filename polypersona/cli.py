@@ -155,7 +155,9 @@ def serve(model: str = "smollm2-135m",  # a registry name or a model folder
 def human(run: str = "runs/cpu",  # the run directory (the main job's by default): its trained adapter, if any, is the tuned model
           survey: str = None,  # a built-in survey (anes96, the default) or the path of a mapping file (.yaml) for a CSV
           model: str = None,  # a registry name or a model folder (default: the profile's first)
-          respondents: int = None,  # ask a seeded sample of this many respondents (default: the profile's; cpu: 120)
+          respondents: int = None,  # a seeded sample of this many respondents, split into train, val and test (default: the profile's; cpu: all 944)
+          variants: str = None,  # comma-separated: base, tuned (the run's dialogue-tuned adapter), survey (trains an adapter on the training respondents)
+          debias: str = None,  # closed answers by scores: none, reverse, cyclic, calibrate, reverse+calibrate or cyclic+calibrate
           backend: str = None,  # local (default): base and tuned, scored and generated; openai: generation through a server
           base_url: str = None,  # openai: the server's address, e.g. http://127.0.0.1:8000/v1
           server_model: str = None,  # openai: the name the server gives the model (default: --model)
@@ -164,11 +166,15 @@ def human(run: str = "runs/cpu",  # the run directory (the main job's by default
     "Stage 06: a real survey's respondents (ANES 1996 by default) answer its items as personas; print how close the model comes to the people, beside the baselines."
     from polypersona.human import human_benchmark
     cfg = open_run(run, profile, {"human.survey": str(Path(survey).resolve()) if survey and Path(survey).suffix else survey,
-                                  "human.respondents": respondents, "human.backend": backend, "human.base_url": base_url})
+                                  "human.respondents": respondents, "human.backend": backend, "human.base_url": base_url,
+                                  "human.variants": variants and [v.strip() for v in variants.split(",")], "human.debias": debias})
     r = human_benchmark(run, cfg, model or cfg["models"][0], server_model)
-    print(f"{r['survey']}: {r['respondents']} respondents; representativeness is 1 - W1/W1max (1: the people's distribution), "
-          "with 95 % bootstrap intervals\n")
+    n = r["respondents"]
+    print(f"{r['survey']}: {n['test']} test respondents (the baselines and any survey training learnt from {n['train']} others); "
+          "representativeness is 1 - W1/W1max (1: the people's distribution), with 95 % bootstrap intervals\n")
     print(r["table"].to_markdown(index=False))
+    print("\nshare of the first option listed, by item:\n")
+    print(r["first_option"].round(3).to_markdown(index=False))
     for note in r["notes"]: print(f"\nnote: {note}")
     print(f"\ntables: {Path(run) / 'tables' / r['stem']}_*; figures: {Path(run) / 'figures' / r['stem']}_*")
 

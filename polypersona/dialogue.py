@@ -6,12 +6,12 @@
 from __future__ import annotations
 import hashlib, json, logging, math, os, random, re, shutil, time
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 import yaml
 from tqdm.auto import tqdm
-from .backends import Request, make_backend
+from .backends import LocalBackend, Request, make_backend
 from .core import append_jsonl, atomic_write, fail, read_jsonl, read_log, read_manifest, read_text, record_stage, write_jsonl
 from .models import choose_precision
 from .personas import Persona, describe, is_complete, load_personas, persona_card, validate_persona
@@ -20,12 +20,13 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'DOMAINS', 'QUESTION_TYPES', 'PAPER_TYPE_MIX', 'BUILTIN_BANK', 'SCALES', 'DEFAULT_OPTIONS', 'SYSTEM_PROMPT',
-           'COMMON_WORDS', 'ROLE_BREAK', 'SPLITS', 'Question', 'validate_question', 'validate_bank', 'load_bank',
-           'scale_quotas', 'split_by_persona', 'split_random', 'make_plan', 'plan_stats', 'format_stats',
-           'answer_instruction', 'prompt_messages', 'record_messages', 'load_questions', 'build_plan', 'parse_choice',
-           'looks_english', 'check_answer', 'pair_seed', 'make_record', 'ask_teacher', 'read_original',
-           'duplicate_report', 'import_checks', 'import_original', 'dataset_stats', 'data_card', 'finish_dataset',
-           'build_dataset', 'build_import']
+           'COMMON_WORDS', 'ROLE_BREAK', 'DEBIAS', 'NO_PERSONA', 'SPLITS', 'Question', 'validate_question',
+           'validate_bank', 'load_bank', 'scale_quotas', 'split_by_persona', 'split_random', 'make_plan', 'plan_stats',
+           'format_stats', 'answer_instruction', 'prompt_messages', 'record_messages', 'load_questions', 'build_plan',
+           'parse_choice', 'looks_english', 'check_answer', 'check_debias', 'option_orders', 'option_scores',
+           'closed_shares', 'pair_seed', 'make_record', 'ask_teacher', 'read_original', 'duplicate_report',
+           'import_checks', 'import_original', 'dataset_stats', 'data_card', 'finish_dataset', 'build_dataset',
+           'build_import']
 
 # %% ../nbs/01_dialogue_pipeline.ipynb #a7275118
 DOMAINS = {"demographics": "Demographics", "healthcare": "Healthcare", "education": "Education",
@@ -384,6 +385,62 @@ def check_answer(text: str, finish: str, q: Question) -> str | None:
     if q.options and parse_choice(text, q.options) is None: return "no choice"
     return None
 
+# %% ../nbs/01_dialogue_pipeline.ipynb #87e7987d
+DEBIAS = ("none", "reverse", "cyclic", "calibrate", "reverse+calibrate", "cyclic+calibrate")
+NO_PERSONA = Persona("content-free")  # an empty card: what the prompt alone makes a model answer
+
+def check_debias(method: str, key: str) -> str:
+    "`method`, if it is one of `DEBIAS`; otherwise a one-line error that names the setting `key`."
+    if method not in DEBIAS: fail(f"{key} is {method!r}; use one of {', '.join(DEBIAS)}")
+    return method
+
+
+def option_orders(k: int, method: str) -> list[list[int]]:
+    "The orders `method` shows `k` options in, as positions in the given order; the given order first."
+    given = list(range(k))
+    if method.startswith("reverse"): return [given, given[::-1]]
+    if method.startswith("cyclic"): return [given[i:] + given[:i] for i in range(k)]
+    return [given]
+
+# %% ../nbs/01_dialogue_pipeline.ipynb #4716aad7
+def _shown(backend, asks: list[tuple[Persona, Question]], method: str) -> list[tuple[list[float], list[float]]]:
+    "Each ask's distribution in the given order, and averaged over `method`'s orders; both over the given order."
+    reqs, orders = [], [option_orders(len(q.options), method) for _, q in asks]
+    for (p, q), shown in zip(asks, orders):
+        for o in shown:
+            moved = replace(q, options=[q.options[j] for j in o])
+            reqs.append(Request(prompt_messages(p, moved), moved.options, group=p.id))  # one read of the card for all orders
+    probs, out, at = backend.option_probs(reqs), [], 0
+    for shown in orders:
+        mean = [0.0] * len(shown[0])
+        for o in shown:
+            for place, j in enumerate(o): mean[j] += probs[at][place] / len(shown)
+            at += 1
+        out.append((probs[at - len(shown)], mean))
+    return out
+
+
+def option_scores(backend, asks: list[tuple[Persona, Question]], method: str = "none") -> list[tuple[list[float], list[float]]]:
+    "For each (persona, question): its option distribution as given, and as `method` debiases it; both in the given order."
+    shown = _shown(backend, asks, check_debias(method, "debias"))
+    if not method.endswith("calibrate"): return shown
+    questions = list({q.id: q for _, q in asks}.values())
+    prior = {q.id: mean for q, (_, mean) in zip(questions, _shown(backend, [(NO_PERSONA, q) for q in questions], method))}
+    out = []
+    for (given, mean), (_, q) in zip(shown, asks):
+        ratio = [m / max(f, 1e-12) for m, f in zip(mean, prior[q.id])]
+        out.append((given, [r / sum(ratio) for r in ratio]))
+    return out
+
+# %% ../nbs/01_dialogue_pipeline.ipynb #f33cb2f7
+def closed_shares(rows: list[dict]) -> dict:
+    "Of the closed answers with a choice: how many, the share choosing the first option, the share of yes on yes/no items."
+    chosen = [r for r in rows if r.get("options") and r.get("choice") in r["options"]]
+    yesno = [r for r in chosen if [o.lower() for o in r["options"]] == ["yes", "no"]]
+    share = lambda rs, f: round(sum(map(f, rs)) / len(rs), 4) if rs else float("nan")
+    return {"answers": len(chosen), "first_option": share(chosen, lambda r: r["choice"] == r["options"][0]),
+            "yesno_answers": len(yesno), "yes": share(yesno, lambda r: r["choice"] == r["options"][0])}
+
 # %% ../nbs/01_dialogue_pipeline.ipynb #67476e67
 def pair_seed(seed: int, row_id: str, attempt: int) -> int:
     "A seed for one attempt at one pair: stable whatever the batch."
@@ -409,6 +466,10 @@ def ask_teacher(backend, rows: list[dict], personas: dict, questions: dict, t: d
                         pair_seed(t["seed"], r["id"], attempt), 2 if q.type == "open" else 1,  # as answer_instruction asks
                         group=r["persona_id"])  # a persona's prompts share their start, which a local model reads once
                 for r, q in zip(pending, qs)]
+        closed = [i for i, q in enumerate(qs) if q.options]
+        if t.get("debias", "none") != "none" and isinstance(backend, LocalBackend) and closed:  # a server cannot score options
+            asks = [(personas[pending[i]["persona_id"]], qs[i]) for i in closed]
+            for i, (_, probs) in zip(closed, option_scores(backend, asks, t["debias"])): reqs[i].probs = probs
         again = []
         for r, q, req, rep in zip(pending, qs, reqs, backend.answer(reqs)):
             why = check_answer(rep.text, rep.finish, q)
@@ -489,13 +550,14 @@ def dataset_stats(records: list[dict], failed: list[dict], t: dict, teacher: str
         return {v: {s: c for s in SPLITS if (c := sum(r["split"] == s and r[key] == v for r in records))} for v in values}
     words = [len(r["reference"].split()) for r in records]
     keys = {"import": ("backend", "import_path"),
-            "local": ("backend", "model", "temperature", "top_p", "max_new_tokens", "choice", "max_attempts", "seed"),
+            "local": ("backend", "model", "temperature", "top_p", "max_new_tokens", "choice", "debias", "max_attempts", "seed"),
             "openai": ("backend", "model", "base_url", "temperature", "top_p", "max_new_tokens", "max_attempts", "seed")}[t["backend"]]
     settings = {k: t[k] for k in keys}
     return {"records": len(records), "splits": {s: sum(r["split"] == s for r in records) for s in SPLITS},
             "domains": n("domain", list(DOMAINS)), "types": n("question_type", list(QUESTION_TYPES)),
             "failed": len(failed), "failed_reasons": dict(Counter(f["reason"] for f in failed)),
             "reference_words": {"mean": round(sum(words) / max(len(words), 1), 1), "min": min(words, default=0), "max": max(words, default=0)},
+            "closed_choices": closed_shares(records),
             "teacher": teacher, "teacher_settings": settings, **(imported or {})}
 
 # %% ../nbs/01_dialogue_pipeline.ipynb #e6ed1d35
@@ -512,6 +574,8 @@ def data_card(stats: dict, example: dict | None, content_hash: str, run_name: st
              f"({s['reference_words']['min']}-{s['reference_words']['max']}).", "",
              f"Content hash (SHA-256 of train.jsonl, val.jsonl and test.jsonl, in that order): `{content_hash}`", "",
              "Teacher settings: " + ", ".join(f"{k} {v}" for k, v in s["teacher_settings"].items()), "",
+             f"Closed answers: {s['closed_choices']['first_option']:.0%} choose the first option listed; "
+             f"{s['closed_choices']['yes']:.0%} of yes/no answers are yes.", "",
              "## Counts", "", *_table("domain", s["domains"]), "", *_table("question type", s["types"]), "",
              "## Failed answers", "", f"{s['failed']} pairs failed their checks on every attempt (listed in `failed.jsonl`)" +
              (": " + ", ".join(f"{k} {v}" for k, v in s["failed_reasons"].items()) if s["failed"] else "."), ""]
@@ -558,6 +622,7 @@ def build_dataset(run_dir,  # the run directory, which holds the plan (or will h
     "Stage 01, second half: a teacher answer for every planned pair, written as the run's data set."
     started, t, run_dir = time.time(), cfg["teacher"], Path(run_dir)
     if t["backend"] == "import": return build_import(run_dir, cfg)
+    check_debias(t["debias"], "teacher.debias")
     ds = run_dir / "dataset"
     if not (run_dir / "plan.jsonl").exists(): fail(f"{run_dir / 'plan.jsonl'} does not exist; run `polypersona plan --run {run_dir}` first")
     plan = read_jsonl(run_dir / "plan.jsonl", "plan")

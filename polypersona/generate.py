@@ -10,14 +10,16 @@ from filelock import FileLock
 from tqdm.auto import tqdm
 from .backends import LocalBackend, OpenAIBackend, Reply, Request
 from .core import append_jsonl, atomic_write, fail, read_jsonl, read_log, record_stage, sha256, stages_done
-from .dialogue import parse_choice, pair_seed
+from dataclasses import fields, replace
+from .dialogue import Question, check_debias, option_scores, pair_seed, parse_choice
+from .personas import Persona
 from .models import choose_precision, get_spec, load_model, load_trained, model_key
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'LABELS', 'VARIANTS', 'records_to_answer', 'clean_answer', 'LocalAnswerer', 'ServerAnswerer', 'output_path',
-           'generate']
+__all__ = ['log', 'LABELS', 'VARIANTS', 'records_to_answer', 'clean_answer', 'record_ask', 'LocalAnswerer', 'ServerAnswerer',
+           'output_path', 'generate']
 
 # %% ../nbs/03_generate.ipynb #5a12176d
 def records_to_answer(run_dir, split: str = "test", domain: str = "all") -> list[dict]:
@@ -57,27 +59,46 @@ def _request(g: dict, r: dict) -> Request:
     "The request that asks record `r`'s question: its prompt, options, budget and seed, grouped by persona."
     return Request(r["messages"][:-1], r["options"], _budget(g, r), pair_seed(g["seed"], r["id"], 0), group=r["persona_id"])
 
+# %% ../nbs/03_generate.ipynb #9ce9c218
+def record_ask(r: dict) -> tuple[Persona, Question]:
+    "The persona and the question of record `r`, to ask its question with the options in other orders."
+    known = {f.name for f in fields(Persona)} - {"id"}
+    return (Persona(r["persona_id"], **{k: v for k, v in r["persona"].items() if k in known}),
+            Question(r["question_id"], r["domain"], r["question_type"], r["question"], r["options"]))
+
 # %% ../nbs/03_generate.ipynb #ea1d3d8d
 class LocalAnswerer:
-    "Answers records with a local model: greedy and sampled batches, and the option distribution of closed questions."
+    "Answers records with a local model: closed ones from debiased scores (or decoded), open ones decoded; with the option distributions."
     def __init__(self, model, tok, name: str, g: dict, prefix_cache: bool = True):
         self.name, self.g, self.tok = name, g, tok
         kw = dict(batch_size=g["batch_size"], top_p=g["top_p"], loaded=(model, tok), prefix_cache=prefix_cache)
-        self.by_decoding = {"greedy": LocalBackend(name, temperature=0, **kw), "sample": LocalBackend(name, temperature=g["temperature"], **kw)}
+        self.by_decoding = {"greedy": LocalBackend(name, temperature=0, choice="argmax", **kw),
+                            "sample": LocalBackend(name, temperature=g["temperature"], choice="sample", **kw)}
+
+    def choose(self, records: list[dict], idx: list[int], out: list) -> None:
+        "Answer the closed records `idx`: the option from the debiased scores (likeliest or drawn), then the reason decoded."
+        scored = option_scores(self.by_decoding["greedy"], [record_ask(records[i]) for i in idx], self.g["debias"])
+        probs = dict(zip(idx, (debiased for _, debiased in scored)))
+        for decoding, backend in self.by_decoding.items():
+            mine = [i for i in idx if _decoding(self.g, records[i]) == decoding]
+            reqs = [replace(_request(self.g, records[i]), probs=probs[i], max_sentences=1) for i in mine]  # one sentence, as asked
+            for i, req, rep in zip(mine, reqs, backend.answer(reqs) if reqs else []): out[i] = (rep, len(backend.prompt_ids(req.messages)))
 
     def answer(self, records: list[dict]) -> list[tuple[Reply, int]]:
         "A reply to each record, with its prompt length in tokens."
         out = [None] * len(records)
+        closed = [i for i, r in enumerate(records) if r["options"]]
+        if self.g["debias"] != "none" and closed: self.choose(records, closed, out)
         for decoding, backend in self.by_decoding.items():
-            idx = [i for i, r in enumerate(records) if _decoding(self.g, r) == decoding]
+            idx = [i for i, r in enumerate(records) if out[i] is None and _decoding(self.g, r) == decoding]
             if not idx: continue
             reqs = [_request(self.g, records[i]) for i in idx]
             for i, req, (text, finish, n) in zip(idx, reqs, backend.generate(reqs)):
                 out[i] = (Reply(text, finish, None, n), len(backend.prompt_ids(req.messages)))
-        closed = [i for i, r in enumerate(records) if r["options"]]
-        if self.g["option_probs"] and closed:
-            probs = self.by_decoding["greedy"].option_probs([_request(self.g, records[i]) for i in closed])
-            for i, p in zip(closed, probs): out[i][0].option_probs = p
+        scored_now = [i for i in closed if out[i][0].option_probs is None]
+        if self.g["option_probs"] and scored_now:
+            probs = self.by_decoding["greedy"].option_probs([_request(self.g, records[i]) for i in scored_now])
+            for i, p in zip(scored_now, probs): out[i][0].option_probs = p
         return out
 
 # %% ../nbs/03_generate.ipynb #252cf3f6
@@ -106,7 +127,7 @@ def output_path(run_dir, name: str, variant: str, split: str = "test") -> Path:
     return Path(run_dir) / "generations" / model_key(name) / (f"{variant}.jsonl" if split == "test" else f"{variant}-{split}.jsonl")
 
 def _settings(run_dir: Path, name: str, variant: str, split: str, g: dict, server_model: str | None) -> dict:
-    keys = ("closed", "open", "temperature", "top_p", "max_new_tokens", "seed", "backend") + (("option_probs",) if g["backend"] == "local" else ())
+    keys = ("closed", "open", "temperature", "top_p", "max_new_tokens", "seed", "backend") + (("option_probs", "debias") if g["backend"] == "local" else ())
     s = {"model": name, "variant": variant, "split": split, **{k: g[k] for k in keys}}
     if g["backend"] == "openai": s.update(base_url=g["base_url"], server_model=server_model)
     else: s["precision"] = choose_precision(g["precision"])[0]  # as resolved on this machine: bf16 and fp32 answers differ
@@ -147,6 +168,7 @@ def generate(run_dir,  # the run directory, with its data set (and, for tuned, m
     if variant not in VARIANTS: fail(f"variant {variant!r} is not known; use base or tuned")
     for key in ("closed", "open"):
         if g[key] not in ("greedy", "sample"): fail(f"generate.{key} is {g[key]!r}; use greedy or sample")
+    check_debias(g["debias"], "generate.debias")
     records = records_to_answer(run_dir, split, domain)
     out = output_path(run_dir, name, variant, split)
     settings, saved = _settings(run_dir, name, variant, split, g, server_model), out.with_suffix(".json")

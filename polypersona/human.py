@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_human_benchmark.ipynb #7537d806
 from __future__ import annotations
-import dataclasses, functools, json, math, random, string, time, warnings
+import dataclasses, functools, hashlib, json, math, random, string, time, warnings
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -13,17 +13,19 @@ import pandas as pd
 from tqdm.auto import tqdm
 from .backends import LocalBackend, OpenAIBackend, Request
 from .core import _read_yaml, append_jsonl, atomic_write, fail, read_log, record_stage, sha256
-from .dialogue import Question, pair_seed, parse_choice, prompt_messages
+from .dialogue import Question, check_debias, option_scores, pair_seed, parse_choice, prompt_messages, record_messages
 from .generate import clean_answer
 from .models import choose_precision, get_spec, load_model, load_trained, model_key
 from .personas import Persona, validate_persona
 from .report import save_figure, save_table
 
 # %% auto #0
-__all__ = ['BUILTIN_SURVEYS', 'PERSONA_FIELDS', 'METHODS', 'PEOPLE', 'UNIFORM', 'BLIND', 'mapping_path', 'load_mapping',
-           'missing', 'label', 'option_index', 'Survey', 'read_source', 'respondent', 'import_survey', 'sample_survey',
-           'panel_questions', 'answer_panel', 'ask_panel', 'distances', 'check_groups', 'compare', 'summary_table',
-           'representativeness_figure', 'distribution_figure', 'check_human', 'ask_systems', 'human_benchmark']
+__all__ = ['BUILTIN_SURVEYS', 'PERSONA_FIELDS', 'SPLITS', 'METHODS', 'UNIFORM', 'BLIND', 'DEMOGRAPHIC', 'BASELINES', 'PEOPLE',
+           'VARIANTS', 'mapping_path', 'load_mapping', 'missing', 'label', 'option_index', 'Survey', 'read_source',
+           'respondent', 'import_survey', 'sample_survey', 'split_respondents', 'panel_questions', 'answer_panel',
+           'ask_panel', 'persona_table', 'baselines', 'distances', 'check_groups', 'compare', 'summary_table',
+           'representativeness_figure', 'distribution_figure', 'respondent_records', 'trained_on_people',
+           'train_on_respondents', 'check_human', 'ask_systems', 'human_benchmark']
 
 # %% ../nbs/06_human_benchmark.ipynb #08fff4c6
 BUILTIN_SURVEYS = {"anes96": Path(str(resources.files("polypersona") / "data" / "anes96.yaml"))}
@@ -192,40 +194,66 @@ def import_survey(name_or_path: str = "anes96") -> Survey:
                   {g: _group_values(s, [r[g] for r in groups]) for g, s in m["groups"].items()}, m["sha256"])
 
 # %% ../nbs/06_human_benchmark.ipynb #79def39b
+def _keep(s: Survey, keep: set) -> Survey:
+    "The survey cut to the respondents in `keep`, in the survey's order."
+    return dataclasses.replace(s, personas=[p for p in s.personas if p.id in keep],
+                               answers=s.answers[s.answers["persona_id"].isin(keep)].reset_index(drop=True),
+                               groups=s.groups[s.groups["persona_id"].isin(keep)].reset_index(drop=True))
+
+
 def sample_survey(s: Survey, n: int | None, seed: int = 42) -> Survey:
     "The survey cut to a seeded sample of `n` respondents (all of them when `n` is None or not smaller)."
     if n is not None and n < 1: fail(f"human.respondents is {n}; give a number of respondents of 1 or more, or null for all")
     if n is None or n >= len(s.personas): return s
     order = [p.id for p in s.personas]
-    keep = set(random.Random(seed).sample(order, len(order))[:n])  # a prefix of one shuffle: samples nest
-    return dataclasses.replace(s, personas=[p for p in s.personas if p.id in keep],
-                               answers=s.answers[s.answers["persona_id"].isin(keep)].reset_index(drop=True),
-                               groups=s.groups[s.groups["persona_id"].isin(keep)].reset_index(drop=True))
+    return _keep(s, set(random.Random(seed).sample(order, len(order))[:n]))  # a prefix of one shuffle: samples nest
+
+# %% ../nbs/06_human_benchmark.ipynb #8919c5cb
+SPLITS = ("train", "val", "test")
+
+
+def split_respondents(s: Survey, ratios: dict, seed: int = 42) -> dict[str, Survey]:
+    "The survey's respondents in three disjoint parts (`train`, `val`, `test`, by `ratios`), stratified on the groups."
+    if set(ratios) != set(SPLITS) or not all(isinstance(v, (int, float)) and v >= 0 for v in ratios.values()) or ratios["train"] <= 0 or ratios["test"] <= 0:
+        fail(f"human.split is {ratios!r}; give train, val and test shares, e.g. {{train: 0.6, val: 0.15, test: 0.25}} (train and test above 0)")
+    rng = random.Random(seed)
+    ids = [p.id for p in s.personas]
+    rng.shuffle(ids)
+    strata = s.groups.set_index("persona_id")[list(s.group_values)].astype(str).agg("|".join, axis=1).to_dict() if s.group_values else {}
+    ids.sort(key=lambda pid: strata.get(pid, ""))  # stable: shuffled within each combination of groups
+    total, start = sum(ratios.values()), rng.random()
+    edges = np.cumsum([ratios[k] / total for k in SPLITS])
+    part = {pid: SPLITS[min(int(np.searchsorted(edges, (start + i * 0.6180339887) % 1, side="right")), 2)] for i, pid in enumerate(ids)}
+    out = {k: _keep(s, {pid for pid, v in part.items() if v == k}) for k in SPLITS}
+    for k in ("train", "test"):
+        if not out[k].personas: fail(f"human.split leaves no {k} respondents of the {len(ids)} asked; ask more respondents (--respondents) or give {k} a larger share")
+    return out
 
 # %% ../nbs/06_human_benchmark.ipynb #147c48e4
 METHODS = ("scores", "generate")
 
 
 def panel_questions(s: Survey) -> list[dict]:
-    "One request per respondent and item with a human answer: ids, the chat prompt and the options."
-    qs = {q.id: q for q in s.questions}
-    personas = {p.id: p for p in s.personas}
-    return [{"persona_id": a.persona_id, "item": a.item, "messages": prompt_messages(personas[a.persona_id], qs[a.item]),
-             "options": qs[a.item].options} for a in s.answers.sort_values("persona_id", kind="stable").itertuples()]  # a respondent's items together
+    "One request per respondent and item with a human answer: ids, the persona and the question."
+    qs, personas = {q.id: q for q in s.questions}, {p.id: p for p in s.personas}
+    return [{"persona_id": a.persona_id, "item": a.item, "persona": personas[a.persona_id], "question": qs[a.item]}
+            for a in s.answers.sort_values("persona_id", kind="stable").itertuples()]  # a respondent's items together
 
 
 def answer_panel(backend, method: str, todo: list[dict], h: dict) -> list[dict]:
-    "A row per request: the option distribution (scores) or one sampled answer and the option it names (generate)."
+    "A row per request: the option distribution as given and debiased (scores), or one sampled answer and the option it names (generate)."
     if method == "scores":
-        probs = backend.option_probs([Request(t["messages"], t["options"], group=t["persona_id"]) for t in todo])
-        return [{"persona_id": t["persona_id"], "item": t["item"], "probs": [round(x, 6) for x in p]} for t, p in zip(todo, probs)]
+        scored = option_scores(backend, [(t["persona"], t["question"]) for t in todo], h["debias"])
+        return [{"persona_id": t["persona_id"], "item": t["item"], "given": [round(x, 6) for x in given], "probs": [round(x, 6) for x in probs]}
+                for t, (given, probs) in zip(todo, scored)]
     seeds = [pair_seed(h["seed"], f"{t['persona_id']}:{t['item']}", 0) for t in todo]
-    reqs = [Request(t["messages"], [], h["max_new_tokens"], sd, group=t["persona_id"]) for t, sd in zip(todo, seeds)]
+    reqs = [Request(prompt_messages(t["persona"], t["question"]), [], h["max_new_tokens"], sd, group=t["persona_id"]) for t, sd in zip(todo, seeds)]
     texts = [text for text, _, _ in backend.generate(reqs)] if isinstance(backend, LocalBackend) else [r.text for r in backend.answer(reqs)]
     rows = []
     for t, text in zip(todo, texts):
-        pick = parse_choice(clean_answer(text), t["options"])
-        rows.append({"persona_id": t["persona_id"], "item": t["item"], "text": text, "choice": None if pick is None else t["options"].index(pick)})
+        options = t["question"].options
+        pick = parse_choice(clean_answer(text), options)
+        rows.append({"persona_id": t["persona_id"], "item": t["item"], "text": text, "choice": None if pick is None else options.index(pick)})
     return rows
 
 
@@ -245,8 +273,58 @@ def ask_panel(path, settings: dict, get_backend, method: str, questions: list[di
     want = {(q["persona_id"], q["item"]) for q in questions}
     return pd.DataFrame([r for r in read_log(path) if (r["persona_id"], r["item"]) in want])
 
+# %% ../nbs/06_human_benchmark.ipynb #3aa4025b
+UNIFORM, BLIND, DEMOGRAPHIC = "uniform", "persona-blind (training respondents' shares)", "demographic model (logistic regression)"
+BASELINES = (UNIFORM, BLIND, DEMOGRAPHIC)
+
+
+def persona_table(personas: list[Persona]) -> pd.DataFrame:
+    "The card's fields of each persona (rows by id): age as a number, the others as words ('unknown' where empty)."
+    df = pd.DataFrame([{f: getattr(p, f) for f in PERSONA_FIELDS} for p in personas], index=[p.id for p in personas])
+    return df.assign(age=pd.to_numeric(df["age"], errors="coerce")).fillna({f: "unknown" for f in PERSONA_FIELDS if f != "age"})
+
+
+def _demographic_probs(train: Survey, test: Survey, q: Question) -> np.ndarray:
+    "Test respondents x options: the probabilities of a logistic regression of `q`'s answers on the persona fields."
+    from sklearn.compose import make_column_transformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    X, Xt = persona_table(train.personas), persona_table(test.personas)
+    cols = [f for f in PERSONA_FIELDS if not (X[f] == "unknown").all() and X[f].notna().any()]
+    answered = train.answers[train.answers["item"] == q.id]
+    out = np.zeros((len(Xt), len(q.options)))
+    if answered["option"].nunique() < 2:  # nothing to tell apart: the shares seen (uniform where none)
+        seen = np.bincount(answered["option"], minlength=len(q.options)).astype(float)
+        out[:] = seen / seen.sum() if seen.sum() else 1 / len(q.options)
+        return out
+    numeric = [c for c in cols if c == "age"]
+    prep = make_column_transformer((make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
+                                   (OneHotEncoder(handle_unknown="ignore"), [c for c in cols if c != "age"]))
+    fit = make_pipeline(prep, LogisticRegression(max_iter=2000)).fit(X.loc[answered["persona_id"], cols], answered["option"])
+    out[:, fit.classes_] = fit.predict_proba(Xt[cols])
+    return out
+
+
+def baselines(train: Survey, test: Survey) -> dict[str, pd.DataFrame]:
+    "The baselines' answers (persona_id, item, probs) to the test respondents' items, fitted on the training respondents."
+    out = {name: [] for name in BASELINES}
+    ids = {p.id: i for i, p in enumerate(test.personas)}
+    for q in test.questions:
+        k, asked = len(q.options), test.answers[test.answers["item"] == q.id]
+        seen = np.bincount(train.answers.loc[train.answers["item"] == q.id, "option"], minlength=k).astype(float)
+        shares = seen / seen.sum() if seen.sum() else np.full(k, 1 / k)
+        demographic = _demographic_probs(train, test, q)
+        for pid in asked["persona_id"]:
+            row = {"persona_id": pid, "item": q.id}
+            out[UNIFORM].append({**row, "probs": [1 / k] * k})
+            out[BLIND].append({**row, "probs": shares.tolist()})
+            out[DEMOGRAPHIC].append({**row, "probs": demographic[ids[pid]].tolist()})
+    return {name: pd.DataFrame(rows) for name, rows in out.items()}
+
 # %% ../nbs/06_human_benchmark.ipynb #51740552
-PEOPLE, UNIFORM, BLIND = "people", "uniform", "persona-blind (people's overall answers)"
+PEOPLE = "people"
 
 
 def _shares(weights: np.ndarray, groups: np.ndarray, answers: np.ndarray) -> np.ndarray:
@@ -318,13 +396,12 @@ def compare(s: Survey, systems: dict[str, pd.DataFrame],  # system name: its ans
     pos, n = {pid: i for i, pid in enumerate(ids)}, len(ids)
     weights = np.vstack([np.ones(n), np.random.default_rng(seed).multinomial(n, np.full(n, 1 / n), size=n_boot)])  # row 0: the sample
     groups = s.groups.set_index("persona_id").loc[ids]
-    cells, corrs, dists = [], [], []
+    cells, corrs, dists, first = [], [], [], []
     for q in s.questions:
         k, ordered, scale = len(q.options), s.ordered[q.id], np.arange(len(q.options)) / (len(q.options) - 1)
         people = _answer_matrix(s.answers.rename(columns={"option": "choice"}), pos, q.id, k)
         mats = {name: _answer_matrix(a, pos, q.id, k) for name, a in systems.items()}
-        mats[UNIFORM] = np.where(people.sum(-1, keepdims=True) > 0, np.full(k, 1 / k), 0.0)
-        overall = _normalise(weights @ people)
+        first += [{"system": name, "item": q.id, "share": float(_normalise(m.sum(0))[0])} for name, m in {PEOPLE: people, **mats}.items()]
         for g, values in s.group_values.items():
             if q.id in s.skip.get(g, []): continue
             member = (groups[g].to_numpy()[:, None] == np.array(values, dtype=object)[None, :]).astype(float)
@@ -333,7 +410,6 @@ def compare(s: Survey, systems: dict[str, pd.DataFrame],  # system name: its ans
             if not keep.any(): continue
             human = _normalise(mass[:, keep])
             model = {name: _normalise(_shares(weights, member, m)[:, keep]) for name, m in mats.items()}
-            model[BLIND] = np.broadcast_to(overall[:, None, :], human.shape)
             kept = [v for v, ok in zip(values, keep) if ok]
             for name, dist in model.items():
                 d = distances(human, dist, ordered)
@@ -343,7 +419,7 @@ def compare(s: Survey, systems: dict[str, pd.DataFrame],  # system name: its ans
             for name, dist in {PEOPLE: human, **model}.items():
                 dists += [{"item": q.id, "group": g, "value": v, "respondents": int(mass[0, keep][j].sum()), "system": name,
                            "option": o, "share": float(dist[0, j, i])} for j, v in enumerate(kept) for i, o in enumerate(q.options)]
-    names = [*systems, BLIND, UNIFORM]
+    names = list(systems)
     asked = {name: (a["probs"].notna() if "probs" in a else a["choice"].notna()).mean() if len(a) else np.nan for name, a in systems.items()}
     summary = []
     for name in names:
@@ -355,7 +431,9 @@ def compare(s: Survey, systems: dict[str, pd.DataFrame],  # system name: its ans
         summary.append(row)
     point = pd.DataFrame([{k: (v[0] if isinstance(v, np.ndarray) else v) for k, v in c.items()} for c in cells])
     by = lambda col: point.pivot_table(index="system", columns=col, values="representativeness", aggfunc="mean", sort=False).reindex(names).reset_index()
-    return {"summary": pd.DataFrame(summary), "by_item": by("item"), "by_group": by("group"), "cells": point, "distributions": pd.DataFrame(dists)}
+    first = pd.DataFrame(first).pivot_table(index="system", columns="item", values="share", sort=False).reindex([PEOPLE, *names]).reset_index()
+    return {"summary": pd.DataFrame(summary), "by_item": by("item"), "by_group": by("group"), "cells": point,
+            "distributions": pd.DataFrame(dists), "first_option": first}
 
 # %% ../nbs/06_human_benchmark.ipynb #4cd987bc
 def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -373,7 +451,7 @@ def representativeness_figure(summary: pd.DataFrame):
     rep = summary["representativeness"].to_numpy()
     # a basic interval need not hold the sample's own value (see `_interval`): clip the bars at it
     err = np.clip(np.nan_to_num([rep - summary["representativeness_lo"], summary["representativeness_hi"] - rep]), 0, None)
-    ax.barh(range(len(rep)), rep, xerr=err, capsize=3, color=["0.7" if s in (BLIND, UNIFORM) else "C0" for s in summary["system"]])
+    ax.barh(range(len(rep)), rep, xerr=err, capsize=3, color=["0.7" if s in BASELINES else "C0" for s in summary["system"]])
     ax.set_yticks(range(len(rep)), summary["system"])
     ax.invert_yaxis()
     ax.set_xlim(max(0, np.nanmin(summary["representativeness_lo"]) - 0.05), 1)
@@ -406,39 +484,78 @@ def distribution_figure(dists: pd.DataFrame, item: str, options: list[str], syst
     axes[0, 0].legend(ncols=min(4, len(options)), fontsize=7, loc="lower left", bbox_to_anchor=(0, 1.08))
     return fig
 
+# %% ../nbs/06_human_benchmark.ipynb #bcf1d53f
+def respondent_records(s: Survey, split: str) -> list[dict]:
+    "A chat record per answer of `s`: the persona's card and the item in, the person's own option out."
+    qs, personas = {q.id: q for q in s.questions}, {p.id: p for p in s.personas}
+    return [{"id": f"{a.persona_id}:{a.item}", "split": split, "persona_id": a.persona_id, "question_id": a.item,
+             "messages": record_messages(personas[a.persona_id], qs[a.item], qs[a.item].options[a.option])} for a in s.answers.itertuples()]
+
+
+def trained_on_people(run_dir: Path, name: str, survey: str) -> Path:
+    "The run directory of the adapter of `name` trained on `survey`'s training respondents."
+    return run_dir / "human" / survey / "trained"
+
+
+def train_on_respondents(run_dir, cfg: dict, name: str, parts: dict[str, Survey]) -> dict:
+    "Train (or resume, or find trained) an adapter of `name` on the training respondents' answers; its manifest."
+    from polypersona.train import train_model, write_dataset
+    started, run_dir = time.time(), Path(run_dir)
+    sub, survey = trained_on_people(run_dir, name, parts["train"].name), parts["train"].name
+    records = respondent_records(parts["train"], "train") + respondent_records(parts["val"], "val")
+    digest = hashlib.sha256(json.dumps(records, sort_keys=True).encode()).hexdigest()
+    stats = sub / "dataset" / "stats.json"
+    if not stats.exists() or json.loads(stats.read_text())["content_hash"] != digest: write_dataset(sub, records, digest)
+    manifest = train_model(sub, cfg, name)
+    model_dir = sub / "models" / model_key(name)
+    record_stage(run_dir, f"human-train:{model_key(name)}:{survey}", [model_dir / "adapter" / "adapter_model.safetensors", model_dir / "manifest.json"],
+                 started, respondents={k: len(v.personas) for k, v in parts.items()}, examples=manifest["data"]["train_examples"],
+                 val_loss=manifest["val_loss"], train_wall_s=manifest["wall_s"])
+    return manifest
+
 # %% ../nbs/06_human_benchmark.ipynb #6144e1ce
+VARIANTS = {"base": "base", "tuned": "dialogue-tuned", "survey": "survey-tuned"}
+
+
 def _adapter(run_dir: Path, name: str) -> Path:
     return run_dir / "models" / model_key(name) / "adapter" / "adapter_model.safetensors"
 
 
-def _local_backend(run_dir: Path, name: str, variant: str, cfg: dict):
-    "A function that loads the variant of model `name` as a backend for the panel."
+def _local_backend(run_dir: Path, name: str, cfg: dict):
+    "A function that loads model `name` (with the adapter of `run_dir`, if given) as a backend for the panel."
     h, g = cfg["human"], cfg["generate"]
     def load():
-        loaded = load_trained(run_dir, name, g["merge"], precision=g["precision"]) if variant == "tuned" else load_model(name, precision=g["precision"])
-        return LocalBackend(name, g["batch_size"], h["temperature"], h["top_p"], loaded=loaded)
+        loaded = load_trained(run_dir, name, g["merge"], precision=g["precision"]) if run_dir else load_model(name, precision=g["precision"])
+        return LocalBackend(name, h["batch_size"], h["temperature"], h["top_p"], loaded=loaded)
     return load
 
 
 def check_human(h: dict) -> None:
     "The human section's choices, checked before anything is loaded or asked."
-    for key, allowed in (("methods", METHODS), ("variants", ("base", "tuned"))):
+    for key, allowed in (("methods", METHODS), ("variants", tuple(VARIANTS))):
         bad = [v for v in h[key] if v not in allowed] if isinstance(h[key], list) and h[key] else [h[key]]
-        if bad: fail(f"human.{key} has {bad[0]!r}; give a list of {' and/or '.join(allowed)}")
+        if bad: fail(f"human.{key} has {bad[0]!r}; give a list of {', '.join(allowed)}")
     if h["backend"] not in ("local", "openai"): fail(f"human.backend {h['backend']!r} is not known; use local or openai")
     if h["backend"] == "openai" and not h["base_url"]: fail("human.base_url is not set; give the server's address, e.g. --base-url http://127.0.0.1:8000/v1")
     if not isinstance(h["min_group"], int) or h["min_group"] < 1: fail(f"human.min_group is {h['min_group']!r}; give a whole number of respondents, 1 or more")
+    check_debias(h["debias"], "human.debias")
 
 
-def ask_systems(run_dir: Path, cfg: dict, name: str, s: Survey, server_model: str | None) -> tuple[dict, list[str]]:
-    "Every system's answers (system name: table), asked where missing; and notes on what was left out."
-    h, g = cfg["human"], cfg["generate"]
+def _scored_systems(system: str, answers: pd.DataFrame, debias: str) -> dict[str, pd.DataFrame]:
+    "A scores file as systems: its distributions as given, and debiased where a method is set."
+    if debias == "none": return {f"{system}, scores": answers}
+    return {f"{system}, scores": answers.assign(probs=answers["given"]), f"{system}, scores debiased ({debias})": answers}
+
+
+def ask_systems(run_dir: Path, cfg: dict, name: str, parts: dict[str, Survey], server_model: str | None) -> tuple[dict, list[str]]:
+    "Every system's answers to the test respondents (system name: table), asked where missing; and notes on what was left out."
+    h, g, s = cfg["human"], cfg["generate"], parts["test"]
     questions, folder, notes, systems = panel_questions(s), run_dir / "human" / s.name, [], {}
     common = {"survey": s.name, "mapping_sha256": s.mapping_sha256, "temperature": h["temperature"], "top_p": h["top_p"], "max_new_tokens": h["max_new_tokens"], "seed": h["seed"]}
     if h["backend"] == "openai":
         served = server_model or name
         if "scores" in h["methods"]: notes.append("scores: left out, as a chat server does not score given options (the local backend does)")
-        system = f"{served} (server) generate"
+        system = f"{served} (server), generate"
         server = lambda: OpenAIBackend(h["base_url"], served, g["api_key_env"], g["concurrency"], g["timeout_s"], g["http_retries"], h["temperature"], h["top_p"])
         settings = {**common, "system": system, "method": "generate", "base_url": h["base_url"], "server_model": served}
         systems[system] = ask_panel(folder / model_key(served) / "server-generate.jsonl", settings, server, "generate", questions, h, 4 * g["concurrency"])
@@ -447,38 +564,44 @@ def ask_systems(run_dir: Path, cfg: dict, name: str, s: Survey, server_model: st
         if variant == "tuned" and not _adapter(run_dir, name).exists():
             notes.append(f"tuned: left out, {run_dir} has no trained adapter for {name} (`polypersona train --run {run_dir} --model {name}` makes one)")
             continue
-        get = functools.cache(_local_backend(run_dir, name, variant, cfg))  # loaded once per variant, and only if something is left to ask
+        if variant == "survey": train_on_respondents(run_dir, cfg, name, parts)
+        adapter_run = {"base": None, "tuned": run_dir, "survey": trained_on_people(run_dir, name, s.name)}[variant]
+        get = functools.cache(_local_backend(adapter_run, name, cfg))  # loaded once per variant, and only if something is left to ask
+        system = f"{model_key(name)} {VARIANTS[variant]}"
         for method in h["methods"]:
-            system = f"{model_key(name)} {variant} {method}"
             settings = {**common, "system": system, "method": method, "model": name, "variant": variant, "precision": choose_precision(g["precision"])[0],
-                        **({"adapter_sha256": sha256(_adapter(run_dir, name))} if variant == "tuned" else {})}
-            systems[system] = ask_panel(folder / model_key(name) / f"{variant}-{method}.jsonl", settings, get, method, questions, h, 4 * g["batch_size"])
+                        **({"debias": h["debias"]} if method == "scores" else {}),
+                        **({"adapter_sha256": sha256(_adapter(adapter_run, name))} if adapter_run else {})}
+            answers = ask_panel(folder / model_key(name) / f"{variant}-{method}.jsonl", settings, get, method, questions, h, 4 * h["batch_size"])
+            systems.update(_scored_systems(system, answers, h["debias"]) if method == "scores" else {f"{system}, generate": answers})
     return systems, notes
 
 
-def human_benchmark(run_dir,  # the run directory (its trained adapter, if any, is the tuned variant)
+def human_benchmark(run_dir,  # the run directory (its trained adapter, if any, is the dialogue-tuned variant)
                     cfg: dict,  # the run's config, from `open_run`; its `human` section says what to ask
                     name: str = "smollm2-135m",  # a registry name or a model folder
                     server_model: str | None = None,  # openai backend: the name the server gives the model
-                   ) -> dict:  # the tables, the notes on what was left out, and the number of respondents
-    "Stage 06: a real survey's respondents as personas answer its items; their distributions against the people's."
+                   ) -> dict:  # the tables, the notes on what was left out, and the numbers of respondents
+    "Stage 06: a real survey's test respondents as personas answer its items; their distributions against the people's, beside the baselines."
     started, run_dir, h = time.time(), Path(run_dir), cfg["human"]
     get_spec(name)
     check_human(h)
-    s = sample_survey(import_survey(h["survey"]), h["respondents"], h["seed"])
+    parts = split_respondents(sample_survey(import_survey(h["survey"]), h["respondents"], h["seed"]), h["split"], h["seed"])
+    s = parts["test"]
     check_groups(s, h["min_group"])
-    systems, notes = ask_systems(run_dir, cfg, name, s, server_model)
-    res = compare(s, systems, cfg["metrics"]["bootstrap"], h["seed"], h["min_group"])
+    systems, notes = ask_systems(run_dir, cfg, name, parts, server_model)
+    res = compare(s, {**systems, **baselines(parts["train"], s)}, cfg["metrics"]["bootstrap"], h["seed"], h["min_group"])
     compared = set(res["cells"]["item"])
     notes += [f"{q.id}: left out, no group has {h['min_group']} respondents who answered it" for q in s.questions if q.id not in compared]
     key = model_key(server_model or name) if h["backend"] == "openai" else model_key(name)
     stem = f"human_{s.name}_{key}"
     tables = {"summary": summary_table(res["summary"]), "scores": res["summary"], "by_item": res["by_item"],
-              "by_group": res["by_group"], "distributions": res["distributions"]}
+              "by_group": res["by_group"], "first_option": res["first_option"], "distributions": res["distributions"]}
     outputs = [p for t, df in tables.items() for p in save_table(df, f"{stem}_{t}", run_dir / "tables")]
     outputs += save_figure(representativeness_figure(res["summary"]), f"{stem}_representativeness", run_dir / "figures")
     for q in (q for q in s.questions if q.id in compared):
         outputs += save_figure(distribution_figure(res["distributions"], q.id, q.options, list(systems)), f"{stem}_{q.id}", run_dir / "figures")
     how = dict(zip(("precision", "precision_reason"), choose_precision(cfg["generate"]["precision"]))) if h["backend"] == "local" else {}
-    record_stage(run_dir, f"human:{key}:{s.name}", outputs, started, survey=s.name, respondents=len(s.personas), systems=list(systems), notes=notes, **how)
-    return {**res, "table": tables["summary"], "notes": notes, "respondents": len(s.personas), "survey": s.name, "stem": stem}
+    counts = {k: len(v.personas) for k, v in parts.items()}
+    record_stage(run_dir, f"human:{key}:{s.name}", outputs, started, survey=s.name, respondents=counts, systems=list(systems), notes=notes, **how)
+    return {**res, "table": tables["summary"], "notes": notes, "respondents": counts, "survey": s.name, "stem": stem}

@@ -216,7 +216,8 @@ def publish(run_dir, dest="figures") -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for p in sorted((run_dir / "figures").glob("*.p[nd][gf]")): shutil.copyfile(p, dest / p.name)
     main = ("standard_metrics", "survey_metrics", "base_vs_tuned", "fidelity_diversity", "dataset_domains")
-    atomic_write(dest / "tables.md", "".join(f"## {t}\n\n{(run_dir / 'tables' / f'{t}.md').read_text()}\n" for t in main))
+    human = [p.stem for p in sorted((run_dir / "tables").glob("human_*_summary.md")) + sorted((run_dir / "tables").glob("human_*_first_option.md"))]
+    atomic_write(dest / "tables.md", "".join(f"## {t}\n\n{(run_dir / 'tables' / f'{t}.md').read_text()}\n" for t in (*main, *human)))
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
     return atomic_write(dest / "manifest.json", json.dumps({
         "profile": config["profile"], "run": run_dir.name, "published": datetime.now(timezone.utc).isoformat(timespec="seconds"),

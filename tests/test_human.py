@@ -9,7 +9,7 @@ from polypersona.core import read_jsonl, read_manifest
 from polypersona.human import import_survey
 from conftest import cli_error, ok
 
-BASELINES = ("persona-blind (people's overall answers)", "uniform")
+BASELINES = ("uniform", "persona-blind (training respondents' shares)", "demographic model (logistic regression)")
 
 
 def user_survey(folder, rows: list[str]):
@@ -36,22 +36,26 @@ def people(n=36):
 def test_a_users_survey_csv_runs_through_the_same_path_and_resumes(tmp_path):
     mapping = user_survey(tmp_path, people())
     run = tmp_path / "run"
-    out = ok("human", "--run", run, "--survey", mapping, "--model", "tiny-random").stdout  # cpu profile: groups of 10 or more
-    assert "panel: 36 respondents" in out and "tuned: left out" in out
-    for system in ("tiny-random base scores", "tiny-random base generate", *BASELINES): assert f"| {system}" in out
+    out = ok("human", "--run", run, "--survey", mapping, "--model", "tiny-random", "--profile", "smoke", "--variants", "base,tuned").stdout  # groups of 2 or more
+    assert "panel: 6 test respondents" in out and "tuned: left out" in out  # of the smoke profile's sample of 24
+    for system in ("tiny-random base, scores", "tiny-random base, scores debiased (reverse)", "tiny-random base, generate", *BASELINES):
+        assert f"| {system}" in out
     summary = pd.read_csv(run / "tables" / "human_panel_tiny-random_scores.csv").set_index("system")
-    assert summary.loc["tiny-random base scores", "answered"] == 1.0
-    assert 0 < summary.loc["uniform", "representativeness"] < summary.loc[BASELINES[0], "representativeness"] <= 1
-    assert summary.loc[BASELINES[0], "representativeness_lo"] <= summary.loc[BASELINES[0], "representativeness_hi"]
+    assert summary.loc["tiny-random base, scores", "answered"] == 1.0
+    assert summary.loc[BASELINES[1], "representativeness_lo"] <= summary.loc[BASELINES[1], "representativeness_hi"]
     dists = pd.read_csv(run / "tables" / "human_panel_tiny-random_distributions.csv")
     assert set(dists["group"]) == {"age_band", "sex"} and set(dists["item"]) == {"trust", "news"}
     totals = dists.groupby(["item", "group", "value", "system"])["share"].sum(min_count=1)
     assert (totals.dropna().sub(1).abs() < 1e-6).all()  # a system with no parsed answer in a group has no shares there
-    assert totals.xs("tiny-random base scores", level="system").notna().all()
-    people_trust = dists.query("system == 'people' and item == 'trust' and group == 'age_band' and option == 'A lot'")
-    assert people_trust.set_index("value")["share"].to_dict() == {"under 40": 0.0, "40-59": 0.0, "60 and over": 9 / 16}
+    assert totals.xs("tiny-random base, scores", level="system").notna().all()
     scores = read_jsonl(run / "human" / "panel" / "tiny-random" / "base-scores.jsonl")
-    assert len(scores) == 36 + 36 - 6  # every answer the people gave, less the six empty news cells
+    asked = {r["persona_id"] for r in scores}
+    csv = pd.read_csv(tmp_path / "panel.csv").assign(persona_id=lambda d: "panel-" + d["rid"])
+    tested = csv[csv["persona_id"].isin(asked)]
+    assert len(asked) == 6 and len(scores) == tested["trust"].notna().sum() + tested["news"].notna().sum()  # empty cells are not asked
+    women = dists.query("system == 'people' and item == 'trust' and group == 'sex' and value == 'women'").set_index("option")["share"]
+    assert women["A lot"] == (tested.query("sex == 'f'")["trust"] == 4).mean()  # the people's shares are the test respondents'
+    assert all(len(r["given"]) == len(r["probs"]) and abs(sum(r["probs"]) - 1) < 1e-4 for r in scores)  # as given, and debiased
     assert (run / "figures" / "human_panel_tiny-random_trust.png").exists()
     assert "human:tiny-random:panel" in read_manifest(run)["stages"]
 
@@ -61,7 +65,7 @@ def test_a_users_survey_csv_runs_through_the_same_path_and_resumes(tmp_path):
 
     log = run / "human" / "panel" / "tiny-random" / "base-scores.jsonl"  # as a kill leaves it: some rows and a torn one
     lines = log.read_text().splitlines(keepends=True)
-    log.write_text("".join(lines[:20]) + lines[20][:15])
+    log.write_text("".join(lines[:5]) + lines[5][:15])
     assert "batch" in ok("human", "--run", run, "--survey", mapping, "--model", "tiny-random").stderr  # asked again
     rows = {(r["persona_id"], r["item"]): r["probs"] for r in read_jsonl(log)}
     assert len(rows) == len(read_jsonl(log)) == len(scores)  # each answer once: none lost, none twice
@@ -69,9 +73,28 @@ def test_a_users_survey_csv_runs_through_the_same_path_and_resumes(tmp_path):
     pd.testing.assert_frame_equal(pd.read_csv(run / "tables" / "human_panel_tiny-random_scores.csv").set_index("system"), summary)
 
 
+def test_training_on_the_people_never_sees_a_test_respondent(tmp_path):
+    "The survey-tuned variant: an adapter trained on the training respondents' answers, asked the test respondents'."
+    mapping, run = user_survey(tmp_path, people(48)), tmp_path / "run"
+    out = ok("human", "--run", run, "--survey", mapping, "--model", "tiny-random", "--profile", "smoke",
+             "--variants", "base,survey", "--debias", "none").stdout
+    assert "| tiny-random survey-tuned, scores" in out and "debiased" not in out
+    trained = run / "human" / "panel" / "trained"
+    taught = {r["persona_id"] for r in read_jsonl(trained / "dataset" / "train.jsonl")}
+    watched = {r["persona_id"] for r in read_jsonl(trained / "dataset" / "val.jsonl")}
+    asked = {r["persona_id"] for r in read_jsonl(run / "human" / "panel" / "tiny-random" / "survey-scores.jsonl")}
+    assert taught and watched and asked and not (taught & asked) and not (watched & asked) and not (taught & watched)
+    example = read_jsonl(trained / "dataset" / "train.jsonl")[0]
+    assert example["messages"][-1]["content"] in ("Not at all", "A little", "Somewhat", "A lot", "Television", "The internet", "Newspapers")
+    stage = read_manifest(run)["stages"]["human-train:tiny-random:panel"]
+    assert stage["respondents"]["train"] == len(taught) and stage["val_loss"]
+    assert (trained / "models" / "tiny-random" / "adapter" / "adapter_model.safetensors").exists()
+
+
 def test_anes_from_the_command_line_with_a_sample(tmp_path):
     out = ok("human", "--run", tmp_path / "run", "--model", "tiny-random", "--respondents", "40", "--profile", "smoke").stdout
-    assert "anes96: 40 respondents" in out and "| uniform" in out
+    assert "anes96: 11 test respondents" in out
+    assert "| uniform" in out and "| demographic model" in out and "| tiny-random survey-tuned, scores" in out
     by_group = pd.read_csv(tmp_path / "run" / "tables" / "human_anes96_tiny-random_by_group.csv")
     assert {"age_band", "education", "income_band", "party"} <= set(by_group.columns)
     cells = pd.read_csv(tmp_path / "run" / "tables" / "human_anes96_tiny-random_distributions.csv")
@@ -85,9 +108,9 @@ def test_the_panel_through_a_real_local_server(tmp_path):
     with local_server("smollm2-135m", log_path=tmp_path / "server.log") as (url, name):
         out = ok("human", "--run", run, "--survey", mapping, "--backend", "openai", "--base-url", url,
                  "--server-model", name, "--respondents", "12", "--profile", "smoke").stdout  # groups of 2 and more
-    assert "(server) generate" in out and "scores: left out" in out
+    assert "(server), generate" in out and "scores: left out" in out
     rows = read_jsonl(next((run / "human" / "panel").glob("*/server-generate.jsonl")))
-    assert len(rows) == 12 + 12 - 2 and all(r["text"] for r in rows)
+    assert len(rows) >= 3 and all(r["text"] for r in rows)  # the test respondents' answers
     options = {"trust": ["Not at all", "A little", "Somewhat", "A lot"], "news": ["Television", "The internet", "Newspapers"]}
     assert all(r["choice"] is None or options[r["item"]][r["choice"]].lower() in r["text"].lower() for r in rows)
     assert any(r["choice"] is not None for r in rows)
@@ -100,10 +123,15 @@ def test_bad_survey_input(tmp_path, capsys):
     assert "neither a built-in survey" in cli_error(capsys, "human", "--run", run, "--survey", tmp_path / "none.yaml", "--model", "tiny-random")
     bad = user_survey(tmp_path, ["r1,30,f,7,tv"])
     assert "row 1, column 'trust': code 7 is not among item 'trust'" in cli_error(capsys, "human", "--run", tmp_path / "r2", "--survey", bad, "--model", "tiny-random")
-    assert "no group of the 1 respondents asked" in cli_error(capsys, "human", "--run", tmp_path / "r6", "--survey", user_survey(tmp_path, people(1)), "--model", "tiny-random")
+    assert "human.split leaves no" in cli_error(capsys, "human", "--run", tmp_path / "r6", "--survey", user_survey(tmp_path, people(1)), "--model", "tiny-random")
+    assert "no group of the 9 respondents asked has human.min_group (10)" in cli_error(capsys, "human", "--run", tmp_path / "r7", "--survey", user_survey(tmp_path, people()), "--model", "tiny-random")
     assert not (tmp_path / "r6" / "human").exists()  # found before anything was asked
     assert "human.respondents is 0" in cli_error(capsys, "human", "--run", tmp_path / "r3", "--respondents", "0", "--model", "tiny-random")
     assert "invalid choice: 'grpc'" in cli_error(capsys, "human", "--run", tmp_path / "r4", "--backend", "grpc")
+    assert "human.debias is 'shuffle'; use one of none, reverse" in cli_error(capsys, "human", "--run", tmp_path / "r8", "--debias", "shuffle", "--model", "tiny-random")
+    assert "human.variants has 'lora'; give a list of base, tuned, survey" in cli_error(capsys, "human", "--run", tmp_path / "r9", "--variants", "base,lora", "--model", "tiny-random")
+    one = edited(user_survey(tmp_path, people()), lambda m: m["items"][0].update(options={1: "Not at all"}))
+    assert "item 'trust' needs at least two options" in cli_error(capsys, "human", "--run", tmp_path / "r10", "--survey", one, "--model", "tiny-random")
     assert "human.base_url is not set" in cli_error(capsys, "human", "--run", tmp_path / "r5", "--backend", "openai", "--model", "tiny-random")
 
 
