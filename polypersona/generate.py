@@ -59,7 +59,7 @@ def _request(g: dict, r: dict) -> Request:
     "The request that asks record `r`'s question: its prompt, options, budget and seed, grouped by persona."
     return Request(r["messages"][:-1], r["options"], _budget(g, r), pair_seed(g["seed"], r["id"], 0), group=r["persona_id"])
 
-# %% ../nbs/03_generate.ipynb #9ce9c218
+# %% ../nbs/03_generate.ipynb #218d6bb1
 def record_ask(r: dict) -> tuple[Persona, Question]:
     "The persona and the question of record `r`, to ask its question with the options in other orders."
     known = {f.name for f in fields(Persona)} - {"id"}

@@ -208,7 +208,7 @@ def sample_survey(s: Survey, n: int | None, seed: int = 42) -> Survey:
     order = [p.id for p in s.personas]
     return _keep(s, set(random.Random(seed).sample(order, len(order))[:n]))  # a prefix of one shuffle: samples nest
 
-# %% ../nbs/06_human_benchmark.ipynb #8919c5cb
+# %% ../nbs/06_human_benchmark.ipynb #d4372b0f
 SPLITS = ("train", "val", "test")
 
 
@@ -273,7 +273,7 @@ def ask_panel(path, settings: dict, get_backend, method: str, questions: list[di
     want = {(q["persona_id"], q["item"]) for q in questions}
     return pd.DataFrame([r for r in read_log(path) if (r["persona_id"], r["item"]) in want])
 
-# %% ../nbs/06_human_benchmark.ipynb #3aa4025b
+# %% ../nbs/06_human_benchmark.ipynb #f682fd82
 UNIFORM, BLIND, DEMOGRAPHIC = "uniform", "persona-blind (training respondents' shares)", "demographic model (logistic regression)"
 BASELINES = (UNIFORM, BLIND, DEMOGRAPHIC)
 
@@ -484,7 +484,7 @@ def distribution_figure(dists: pd.DataFrame, item: str, options: list[str], syst
     axes[0, 0].legend(ncols=min(4, len(options)), fontsize=7, loc="lower left", bbox_to_anchor=(0, 1.08))
     return fig
 
-# %% ../nbs/06_human_benchmark.ipynb #bcf1d53f
+# %% ../nbs/06_human_benchmark.ipynb #491af468
 def respondent_records(s: Survey, split: str) -> list[dict]:
     "A chat record per answer of `s`: the persona's card and the item in, the person's own option out."
     qs, personas = {q.id: q for q in s.questions}, {p.id: p for p in s.personas}

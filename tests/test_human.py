@@ -38,7 +38,7 @@ def test_a_users_survey_csv_runs_through_the_same_path_and_resumes(tmp_path):
     run = tmp_path / "run"
     out = ok("human", "--run", run, "--survey", mapping, "--model", "tiny-random", "--profile", "smoke", "--variants", "base,tuned").stdout  # groups of 2 or more
     assert "panel: 6 test respondents" in out and "tuned: left out" in out  # of the smoke profile's sample of 24
-    for system in ("tiny-random base, scores", "tiny-random base, scores debiased (reverse)", "tiny-random base, generate", *BASELINES):
+    for system in ("tiny-random base, scores", "tiny-random base, scores debiased (reverse+calibrate)", "tiny-random base, generate", *BASELINES):
         assert f"| {system}" in out
     summary = pd.read_csv(run / "tables" / "human_panel_tiny-random_scores.csv").set_index("system")
     assert summary.loc["tiny-random base, scores", "answered"] == 1.0
@@ -124,7 +124,7 @@ def test_bad_survey_input(tmp_path, capsys):
     bad = user_survey(tmp_path, ["r1,30,f,7,tv"])
     assert "row 1, column 'trust': code 7 is not among item 'trust'" in cli_error(capsys, "human", "--run", tmp_path / "r2", "--survey", bad, "--model", "tiny-random")
     assert "human.split leaves no" in cli_error(capsys, "human", "--run", tmp_path / "r6", "--survey", user_survey(tmp_path, people(1)), "--model", "tiny-random")
-    assert "no group of the 9 respondents asked has human.min_group (10)" in cli_error(capsys, "human", "--run", tmp_path / "r7", "--survey", user_survey(tmp_path, people()), "--model", "tiny-random")
+    assert "no group of the 10 respondents asked has human.min_group (10)" in cli_error(capsys, "human", "--run", tmp_path / "r7", "--survey", user_survey(tmp_path, people()), "--model", "tiny-random")
     assert not (tmp_path / "r6" / "human").exists()  # found before anything was asked
     assert "human.respondents is 0" in cli_error(capsys, "human", "--run", tmp_path / "r3", "--respondents", "0", "--model", "tiny-random")
     assert "invalid choice: 'grpc'" in cli_error(capsys, "human", "--run", tmp_path / "r4", "--backend", "grpc")
