@@ -5,15 +5,16 @@ precision, each respondent's prompt start read once, the cpu profile's batch); a
     .venv/bin/python benchmarks/human_speed.py [--respondents 32] [--survey anes96]
 
 Each method answers every item of the survey for a seeded sample of respondents (batch size and budgets from the
-cpu profile) after a warm-up; the projection multiplies by the respondents of the cpu profile (a sample) and of
-the whole survey, for the two variants (base and tuned cost the same once the adapter is merged). Timings vary by
+cpu profile) after a warm-up, first without debiasing and then scored as the cpu profile debiases them; the
+projection multiplies by the cpu profile's test respondents, for its two variants (base and tuned cost the same
+once the adapter is merged). Timings vary by
 about 20 % on shared machines.
 """
 import argparse, os, platform, time
 import torch
 from polypersona.backends import LocalBackend
 from polypersona.core import load_config
-from polypersona.human import answer_panel, import_survey, panel_questions, sample_survey
+from polypersona.human import answer_panel, import_survey, panel_questions, sample_survey, split_respondents
 from polypersona.models import choose_precision, load_model
 
 
@@ -37,19 +38,20 @@ def main():
     print(f"# stage 06 speed, {len(questions)} requests a method, SmolLM2-135M; {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)")
     per, today = {}, "today's path (fp32, each prompt whole, batch 16)"
-    for label, precision, cache, batch in ((today, "fp32", False, 16), (f"now ({now}, respondent start once, batch {g['batch_size']})", now, True, g["batch_size"])):
+    plain = {**h, "debias": "none"}  # the read itself; debiasing multiplies it (below)
+    for label, precision, cache, batch in ((today, "fp32", False, 16), (f"now ({now}, respondent start once, batch {h['batch_size']})", now, True, h["batch_size"])):
         backend = LocalBackend("smollm2-135m", batch, h["temperature"], h["top_p"], loaded=load_model(precision=precision), prefix_cache=cache)
         for method in ("scores", "generate"):
-            per[label, method], rows = seconds_a_request(backend, method, questions, h)
+            per[label, method], rows = seconds_a_request(backend, method, questions, plain)
             extra = "" if method == "scores" else f", {sum(r['choice'] is not None for r in rows) / len(rows):.0%} name an option"
             print(f"{label:<52} {method:<9} {per[label, method]:.3f} s a request{extra}")
+    per[label, "debiased"], _ = seconds_a_request(backend, "scores", questions, h)
+    print(f"{label:<52} {'scores':<9} {per[label, 'debiased']:.3f} s a request, debiased by {h['debias']}")
     for method in ("scores", "generate"):
         print(f"{method}: today's path / now: {per[today, method] / per[label, method]:.2f} x")
-    items = len(survey.questions)
-    for n, who in ((h["respondents"], "the cpu profile's sample"), (len(survey.personas), "every respondent")):
-        print(f"{who} ({n} x {items} items, base and tuned, both methods), now: "
-              f"{2 * n * items * (per[label, 'scores'] + per[label, 'generate']) / 60:.1f} min")
-
+    items, tested = len(survey.questions), len(split_respondents(survey, h["split"], h["seed"])["test"].personas)
+    print(f"the cpu profile's main job ({tested} test respondents x {items} items, base and dialogue-tuned, debiased scores), now: "
+          f"{2 * tested * items * per[label, 'debiased'] / 60:.1f} min")
 
 if __name__ == "__main__":
     main()

@@ -561,6 +561,12 @@ def dataset_stats(records: list[dict], failed: list[dict], t: dict, teacher: str
             "teacher": teacher, "teacher_settings": settings, **(imported or {})}
 
 # %% ../nbs/01_dialogue_pipeline.ipynb #e6ed1d35
+def _closed_line(c: dict) -> list[str]:
+    "The data card's line on the closed answers' pull to the first option (none without closed answers)."
+    if not c["answers"]: return []
+    yes = f"; {c['yes']:.0%} of the {c['yesno_answers']} yes/no answers are yes" if c["yesno_answers"] else ""
+    return [f"Closed answers: {c['first_option']:.0%} of {c['answers']} choose the first option listed{yes}.", ""]
+
 def _table(title: str, counts: dict) -> list[str]:
     lines = [f"| {title} | train | val | test | all |", "|---|---:|---:|---:|---:|"]
     for k, c in counts.items(): lines.append(f"| {k} | {c.get('train', 0)} | {c.get('val', 0)} | {c.get('test', 0)} | {sum(c.values())} |")
@@ -574,8 +580,7 @@ def data_card(stats: dict, example: dict | None, content_hash: str, run_name: st
              f"({s['reference_words']['min']}-{s['reference_words']['max']}).", "",
              f"Content hash (SHA-256 of train.jsonl, val.jsonl and test.jsonl, in that order): `{content_hash}`", "",
              "Teacher settings: " + ", ".join(f"{k} {v}" for k, v in s["teacher_settings"].items()), "",
-             f"Closed answers: {s['closed_choices']['first_option']:.0%} choose the first option listed; "
-             f"{s['closed_choices']['yes']:.0%} of yes/no answers are yes.", "",
+             *_closed_line(s["closed_choices"]),
              "## Counts", "", *_table("domain", s["domains"]), "", *_table("question type", s["types"]), "",
              "## Failed answers", "", f"{s['failed']} pairs failed their checks on every attempt (listed in `failed.jsonl`)" +
              (": " + ", ".join(f"{k} {v}" for k, v in s["failed_reasons"].items()) if s["failed"] else "."), ""]

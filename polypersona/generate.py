@@ -5,12 +5,12 @@
 # %% ../nbs/03_generate.ipynb #73c3e96d
 from __future__ import annotations
 import json, logging, time
+from dataclasses import fields, replace
 from pathlib import Path
 from filelock import FileLock
 from tqdm.auto import tqdm
 from .backends import LocalBackend, OpenAIBackend, Reply, Request
 from .core import append_jsonl, atomic_write, fail, read_jsonl, read_log, record_stage, sha256, stages_done
-from dataclasses import fields, replace
 from .dialogue import Question, check_debias, option_scores, pair_seed, parse_choice
 from .personas import Persona
 from .models import choose_precision, get_spec, load_model, load_trained, model_key

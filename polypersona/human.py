@@ -492,8 +492,8 @@ def respondent_records(s: Survey, split: str) -> list[dict]:
              "messages": record_messages(personas[a.persona_id], qs[a.item], qs[a.item].options[a.option])} for a in s.answers.itertuples()]
 
 
-def trained_on_people(run_dir: Path, name: str, survey: str) -> Path:
-    "The run directory of the adapter of `name` trained on `survey`'s training respondents."
+def trained_on_people(run_dir: Path, survey: str) -> Path:
+    "The run directory of the adapters trained on `survey`'s training respondents (one folder a model in its `models/`)."
     return run_dir / "human" / survey / "trained"
 
 
@@ -501,7 +501,8 @@ def train_on_respondents(run_dir, cfg: dict, name: str, parts: dict[str, Survey]
     "Train (or resume, or find trained) an adapter of `name` on the training respondents' answers; its manifest."
     from polypersona.train import train_model, write_dataset
     started, run_dir = time.time(), Path(run_dir)
-    sub, survey = trained_on_people(run_dir, name, parts["train"].name), parts["train"].name
+    survey = parts["train"].name
+    sub = trained_on_people(run_dir, survey)
     records = respondent_records(parts["train"], "train") + respondent_records(parts["val"], "val")
     digest = hashlib.sha256(json.dumps(records, sort_keys=True).encode()).hexdigest()
     stats = sub / "dataset" / "stats.json"
@@ -565,7 +566,7 @@ def ask_systems(run_dir: Path, cfg: dict, name: str, parts: dict[str, Survey], s
             notes.append(f"tuned: left out, {run_dir} has no trained adapter for {name} (`polypersona train --run {run_dir} --model {name}` makes one)")
             continue
         if variant == "survey": train_on_respondents(run_dir, cfg, name, parts)
-        adapter_run = {"base": None, "tuned": run_dir, "survey": trained_on_people(run_dir, name, s.name)}[variant]
+        adapter_run = {"base": None, "tuned": run_dir, "survey": trained_on_people(run_dir, s.name)}[variant]
         get = functools.cache(_local_backend(adapter_run, name, cfg))  # loaded once per variant, and only if something is left to ask
         system = f"{model_key(name)} {VARIANTS[variant]}"
         for method in h["methods"]:
