@@ -36,7 +36,7 @@ def people(n=36):
 def test_a_users_survey_csv_runs_through_the_same_path_and_resumes(tmp_path):
     mapping = user_survey(tmp_path, people())
     run = tmp_path / "run"
-    out = ok("human", "--run", run, "--survey", mapping, "--model", "tiny-random", "--profile", "smoke", "--variants", "base,tuned").stdout  # groups of 2 or more
+    out = ok("human", "--run", run, "--survey", mapping, "--model", "tiny-random", "--profile", "smoke").stdout  # groups of 2 or more
     assert "panel: 6 test respondents" in out and "tuned: left out" in out  # of the smoke profile's sample of 24
     for system in ("tiny-random base, scores", "tiny-random base, scores debiased (reverse+calibrate)", "tiny-random base, generate", *BASELINES):
         assert f"| {system}" in out
@@ -92,7 +92,8 @@ def test_training_on_the_people_never_sees_a_test_respondent(tmp_path):
 
 
 def test_anes_from_the_command_line_with_a_sample(tmp_path):
-    out = ok("human", "--run", tmp_path / "run", "--model", "tiny-random", "--respondents", "40", "--profile", "smoke").stdout
+    out = ok("human", "--run", tmp_path / "run", "--model", "tiny-random", "--respondents", "40", "--profile", "smoke",
+             "--variants", "base,tuned,survey").stdout
     assert "anes96: 11 test respondents" in out
     assert "| uniform" in out and "| demographic model" in out and "| tiny-random survey-tuned, scores" in out
     by_group = pd.read_csv(tmp_path / "run" / "tables" / "human_anes96_tiny-random_by_group.csv")
