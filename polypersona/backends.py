@@ -16,8 +16,8 @@ from .models import get_spec, load_model, smollm2_folder
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'Request', 'Reply', 'LocalBackend', 'shared_starts', 'left_pad', 'positions', 'sentence_stop', 'OpenAIBackend',
-           'local_server', 'make_backend']
+__all__ = ['log', 'Request', 'Reply', 'contiguous_head', 'LocalBackend', 'shared_starts', 'left_pad', 'positions',
+           'sentence_stop', 'OpenAIBackend', 'local_server', 'make_backend']
 
 # %% ../nbs/12_backends.ipynb #96725e6c
 @dataclass
@@ -39,6 +39,17 @@ class Reply:
     option_probs: list[float] | None = None
     tokens: int = 0
 
+# %% ../nbs/12_backends.ipynb #28c5fa0d
+def contiguous_head(model):
+    "`model` with its output layer's input made contiguous first (once), and the model."
+    # PyTorch multiplies a sliced input (the last position, as `logits_to_keep=1` reads it) by a frozen weight
+    # through a batched product over a copy of the whole weight per row: 30-300x slower for a merged adapter.
+    head = model.get_output_embeddings()
+    if head is not None and not getattr(head, "contiguous_input", False):
+        head.register_forward_pre_hook(lambda module, args: (args[0].contiguous(), *args[1:]))
+        head.contiguous_input = True
+    return model
+
 # %% ../nbs/12_backends.ipynb #5bda46fc
 class LocalBackend:
     "Answers with a transformers model in this process: closed questions scored, then batched generation."
@@ -52,6 +63,7 @@ class LocalBackend:
                  prefix_cache: bool = True):  # read a group's shared prompt start once (False: each prompt whole)
         if choice not in ("sample", "argmax"): fail(f"teacher.choice is {choice!r}; use 'sample' or 'argmax'")
         self.model, self.tok = loaded or load_model(model, precision=precision)
+        contiguous_head(self.model)
         self.name, self.batch_size, self.temperature, self.top_p, self.choice = f"local:{model}", batch_size, temperature, top_p, choice
         self.prefix_cache = prefix_cache
         eos = self.model.generation_config.eos_token_id
@@ -123,24 +135,32 @@ def read_prompts(self: LocalBackend, rows: list[list[int]], groups: list):
 # %% ../nbs/12_backends.ipynb #8bb3fc08
 @patch
 def score_options(self: LocalBackend, mask, cache, last, options: list[list[str]]) -> list[list[float]]:
-    "Each read prompt's distribution over its `options`, from its `mask`, `cache` (used up) and last logits `last`."
+    "Each read prompt's distribution over its `options`, from its `mask`, `cache` (extended by the labels) and last logits `last`."
     import torch
     tok, dev = self.tok, self.model.device
-    counts = [len(o) for o in options]
-    row = torch.repeat_interleave(torch.arange(len(options), device=dev), torch.tensor(counts, device=dev))
-    labels = [tok(o, add_special_tokens=False)["input_ids"] for opts in options for o in opts]
-    width = max(map(len, labels))
-    ids = torch.tensor([t + [tok.pad_token_id] * (width - len(t)) for t in labels], device=dev)
-    label_mask = torch.tensor([[1] * len(t) + [0] * (width - len(t)) for t in labels], device=dev)
-    cache.batch_select_indices(row)  # one copy of each prompt's cache per option
-    start = mask.sum(-1, keepdim=True)[row]
+    labels = [[tok(o, add_special_tokens=False)["input_ids"] for o in opts] for opts in options]
+    width = max(sum(map(len, labs)) for labs in labels)
+    ids = torch.full((len(labels), width), tok.pad_token_id)
+    which = torch.full((len(labels), width), -1)  # the label each place of a row belongs to (-1: padding)
+    place = torch.zeros((len(labels), width), dtype=torch.long)  # the place's position within its label
+    for i, labs in enumerate(labels):
+        at = 0
+        for j, lab in enumerate(labs):
+            ids[i, at:at + len(lab)], which[i, at:at + len(lab)], place[i, at:at + len(lab)] = torch.tensor(lab), j, torch.arange(len(lab))
+            at += len(lab)
+    # every label sees the prompt and its own earlier tokens, never another label: one forward pass for all of them
+    own = (which[:, :, None] == which[:, None, :]) & torch.ones(width, width, dtype=torch.bool).tril()
+    sees = torch.cat([mask.bool()[:, None, :].expand(-1, width, -1).cpu(), own], -1)[:, None]
+    bias = torch.zeros(sees.shape, dtype=self.model.dtype).masked_fill(~sees, torch.finfo(self.model.dtype).min)
     with torch.inference_mode():
-        logits = self.model(input_ids=ids, attention_mask=torch.cat([mask[row], label_mask], 1),
-                            position_ids=start + torch.arange(width, device=dev), cache=cache).logits
-    # a label's first token is predicted by the prompt's last position, each later token by the one before it
-    logp = torch.cat([last[row][:, None], logits[:, :-1]], 1).float().log_softmax(-1)
-    label_logp = (logp.gather(-1, ids[..., None])[..., 0] * label_mask).sum(-1)
-    return [part.softmax(-1).tolist() for part in label_logp.split(counts)]
+        logits = self.model(input_ids=ids.to(dev), attention_mask=bias.to(dev), position_ids=mask.sum(-1, keepdim=True) + place.to(dev),
+                            cache=cache).logits
+    # a label's first token is predicted by the prompt's last position, each later token by the place before it
+    before = torch.where(place == 0, 0, torch.arange(width)).to(dev)
+    logp = torch.cat([last[:, None], logits], 1)[torch.arange(len(labels), device=dev)[:, None], before].float().log_softmax(-1)
+    token_logp = logp.gather(-1, ids.to(dev)[..., None])[..., 0] * (which >= 0).to(dev)
+    sums = torch.zeros(len(labels), max(map(len, options)), device=dev).scatter_add_(1, which.clamp(min=0).to(dev), token_logp)
+    return [sums[i, :len(o)].softmax(-1).tolist() for i, o in enumerate(options)]
 
 # %% ../nbs/12_backends.ipynb #d4576c2c
 @patch
@@ -214,17 +234,17 @@ def generate(self: LocalBackend, requests: list[Request]) -> list[tuple[str, str
 @patch
 def answer_closed(self: LocalBackend, requests: list[Request], rows: list[list[int]]) -> list[Reply]:
     "Replies to one batch of closed requests (token rows `rows`): score (unless given), draw the choice, continue from the prompt cache."
-    import copy, torch
+    import torch
     tok = self.tok
     ids, mask, cache, last = self.read_prompts(rows, [r.group for r in requests])
     given = all(r.probs for r in requests)
-    kept = cache if given else copy.deepcopy(cache)  # scoring uses up its copy; the reason is generated from this one
     scored = [None] * len(requests) if given else self.score_options(mask, cache, last, [r.options for r in requests])
+    cache.crop(ids.shape[1] - cache.get_seq_length())  # drop the scored labels: the reason goes on from the prompt
     probs = [r.probs or p for r, p in zip(requests, scored)]
     picks = [random.Random(r.seed).choices(r.options, p)[0] if self.choice == "sample" else r.options[p.index(max(p))] for r, p in zip(requests, probs)]
     head_ids, head_mask = left_pad([tok(pick + ".", add_special_tokens=False)["input_ids"] for pick in picks], tok.pad_token_id, self.model.device)
     made = self.generate_batch(torch.cat([ids, head_ids], 1), torch.cat([mask, head_mask], 1),
-                               [r.max_new_tokens for r in requests], requests[0].seed, 4, [r.max_sentences for r in requests], kept)
+                               [r.max_new_tokens for r in requests], requests[0].seed, 4, [r.max_sentences for r in requests], cache)
     return [Reply(f"{pick}. {text}", finish, p, n) for pick, (text, finish, n), p in zip(picks, made, probs)]
 
 # %% ../nbs/12_backends.ipynb #ea90c5ac
