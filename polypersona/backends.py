@@ -10,8 +10,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from fastcore.basics import patch
-from .core import fail
-from .models import get_spec, load_model, smollm2_folder
+from .core import check_url, fail, redact
+from .models import get_spec, load_model, model_source
 
 log = logging.getLogger(__name__)
 
@@ -271,7 +271,8 @@ class OpenAIBackend:
                  top_p: float = 0.9):
         from openai import OpenAI
         if not base_url: fail("the server's base_url is not set; give its address, e.g. --base-url http://127.0.0.1:8000/v1")
-        self.name, self.base_url, self.model, self.key_env = f"openai:{model}", base_url, model, api_key_env
+        check_url(base_url, "the base URL")
+        self.name, self.base_url, self.model, self.key_env = f"openai:{model}", redact(base_url), model, api_key_env  # shown without credentials
         self.concurrency, self.temperature, self.top_p = concurrency, temperature, top_p
         self.client = OpenAI(base_url=base_url, api_key=os.environ.get(api_key_env) or "none", timeout=timeout_s, max_retries=http_retries)
 
@@ -285,6 +286,11 @@ class OpenAIBackend:
         except openai.AuthenticationError: fail(f"the server at {self.base_url} refused the key; put a valid one in ${self.key_env}")
         except openai.NotFoundError: fail(f"the server at {self.base_url} has no model {self.model!r}; give the name it serves the model by")
         except openai.APIStatusError as e: fail(f"the server at {self.base_url} answered HTTP {e.status_code} (after retries): {str(e)[:200]}")
+        except (openai.APIResponseValidationError, ValueError): res = None
+        if isinstance(res, str) or not hasattr(res, "choices"):  # the client hands back the text of a reply that is not JSON
+            fail(f"the server at {self.base_url} did not answer with a chat completion (JSON); is --base-url an OpenAI-compatible "
+                 "server's address, ending in /v1?")
+        if not res.choices: fail(f"the server at {self.base_url} answered with no choices for model {self.model!r}; check the model name and the server's log")
         c = res.choices[0]
         return Reply((c.message.content or "").strip(), "length" if c.finish_reason == "length" else "stop", None,
                      res.usage.completion_tokens if res.usage else 0)
@@ -306,7 +312,7 @@ def local_server(model: str = "smollm2-135m",  # a registry name or a model fold
                  timeout_s: float = 300,  # how long to wait for it to answer
                  log_path=None):  # where the server's output goes (default: a temporary file)
     "Serve `model` with `transformers serve` on 127.0.0.1; yield (base_url, model name); stop it on exit."
-    folder = str(smollm2_folder() if model == "smollm2-135m" else get_spec(model).hub_id)
+    folder = model_source(model)  # a local folder is checked before the server loads it
     exe = Path(sys.executable).parent / "transformers"
     if importlib.util.find_spec("fastapi") is None or not exe.exists():
         fail("the local server needs transformers' serving extra; run `pip install 'transformers[serving]'` (or `make setup`)")

@@ -11,7 +11,7 @@ import argparse, inspect, sys, time
 from pathlib import Path
 from fastcore.docments import docments
 from . import __version__
-from .core import PolyPersonaError, fail, open_run
+from .core import PolyPersonaError, fail, open_run, run_lock
 from .dialogue import build_dataset, build_plan, format_stats
 from .personas import build_personas, load_personas
 
@@ -162,12 +162,14 @@ def human(run: str = "runs/cpu",  # the run directory (the main job's by default
           base_url: str = None,  # openai: the server's address, e.g. http://127.0.0.1:8000/v1
           server_model: str = None,  # openai: the name the server gives the model (default: --model)
           profile: str = None,  # profile of a new run: cpu (default), smoke, paper, colab-t4, or a YAML file
+          source_anywhere: bool = False,  # let a mapping read a CSV outside its own folder (only a mapping you trust)
          ):
     "Stage 06: a real survey's respondents (ANES 1996 by default) answer its items as personas; print how close the model comes to the people, beside the baselines."
     from polypersona.human import human_benchmark
     cfg = open_run(run, profile, {"human.survey": str(Path(survey).resolve()) if survey and Path(survey).suffix else survey,
                                   "human.respondents": respondents, "human.backend": backend, "human.base_url": base_url,
-                                  "human.variants": variants and [v.strip() for v in variants.split(",")], "human.debias": debias})
+                                  "human.variants": variants and [v.strip() for v in variants.split(",")], "human.debias": debias,
+                                  "human.source_anywhere": source_anywhere or None})
     r = human_benchmark(run, cfg, model or cfg["models"][0], server_model)
     n = r["respondents"]
     print(f"{r['survey']}: {n['test']} test respondents (the baselines and any survey training learnt from {n['train']} others); "
@@ -192,9 +194,10 @@ def reproduce(profile: str = "cpu",  # cpu (the default main job), smoke, paper,
     if Path(profile).suffix in (".yaml", ".yml"): profile = str(Path(profile).resolve())  # the notebooks run in nbs/
     run = run or str(Path("runs") / Path(profile).stem)
     preflight(load_config(profile))
-    cfg = open_run(run, profile)
-    t = time.time()
-    steps = run_batch(run, cfg, workers)
+    with run_lock(run):  # main takes it where --run is given; the default run is known only here
+        cfg = open_run(run, profile)
+        t = time.time()
+        steps = run_batch(run, cfg, workers)
     ran = sum(isinstance(s, float) for s in steps.values())
     print(f"{ran} notebooks executed, {len(steps) - ran} already complete, in {(time.time() - t) / 60:.1f} min -> {Path(run) / 'notebooks'}")
     for (model, variant), s in load_scores(run).items(): print(f"{model} {variant}: {main_metrics(s['overall'])}")
@@ -224,7 +227,9 @@ def make_parser() -> argparse.ArgumentParser:
         for arg, d in docments(fn, full=True).items():
             if arg == "return": continue
             required = d["default"] is inspect.Parameter.empty
-            s.add_argument(FLAGS.get(arg, "--" + arg.replace("_", "-")), dest=arg, type=d["anno"], required=required,
+            flag = FLAGS.get(arg, "--" + arg.replace("_", "-"))
+            if d["anno"] is bool: s.add_argument(flag, dest=arg, action="store_true", help=d["docment"]); continue
+            s.add_argument(flag, dest=arg, type=d["anno"], required=required,
                            default=None if required else d["default"], choices=CHOICES.get(f"{name}.{arg}", CHOICES.get(arg)), help=d["docment"])
     return p
 
@@ -233,7 +238,10 @@ def main(argv: list[str] | None = None) -> int:
     "Run the `polypersona` command line; user errors print one line and return 2."
     try:
         args = vars(make_parser().parse_args(argv))
-        COMMANDS[args.pop("command")](**args)
+        command = COMMANDS[args.pop("command")]
+        if args.get("run") is None: command(**args)  # evaluate on a predictions file, serve: no run to write
+        else:
+            with run_lock(args["run"]): command(**args)
     except PolyPersonaError as e:
         print(f"polypersona: error: {e}", file=sys.stderr)
         return 2

@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_core.ipynb #0d999278
 from __future__ import annotations
-import copy, hashlib, json, os, platform, tempfile, time
+import copy, hashlib, json, os, platform, re, tempfile, time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import metadata, resources
@@ -12,10 +12,11 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['CONFIGS', 'OPEN_KEYS', 'STAGES', 'PACKAGES', 'PolyPersonaError', 'fail', 'atomic_write', 'write_jsonl', 'read_text',
-           'read_jsonl', 'append_jsonl', 'read_log', 'profile_names', 'merge_config', 'nest', 'load_config', 'open_run',
-           'sha256', 'read_manifest', 'stages_done', 'environment', 'record_stage', 'cache_dir', 'library_hash',
-           'example_run']
+__all__ = ['FORMULA_STARTS', 'CONFIGS', 'OPEN_KEYS', 'STAGES', 'PACKAGES', 'PolyPersonaError', 'fail', 'atomic_write',
+           'write_jsonl', 'write_csv', 'read_text', 'read_jsonl', 'append_jsonl', 'read_log', 'profile_names',
+           'merge_config', 'nest', 'load_config', 'redact', 'check_url', 'check_run', 'plain_name', 'open_run',
+           'run_lock', 'sha256', 'read_manifest', 'stages_done', 'environment', 'record_stage', 'cache_dir',
+           'library_hash', 'example_run']
 
 # %% ../nbs/10_core.ipynb #eb8b7b73
 class PolyPersonaError(Exception):
@@ -46,12 +47,24 @@ def write_jsonl(path, rows) -> Path:
     "Write `rows` (dicts) as JSON Lines, atomically. Same rows, same bytes."
     return atomic_write(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
+# %% ../nbs/10_core.ipynb #f771177c
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+def write_csv(path, df, float_format: str | None = None) -> Path:
+    "Write the DataFrame `df` to `path` atomically: text cells quoted, and escaped where a spreadsheet would run them."
+    import csv
+    out = df.copy()
+    for c in out.columns[[not (k in "biufc") for k in out.dtypes.map(lambda d: d.kind)]]:  # text and mixed columns
+        out[c] = out[c].map(lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v)
+    return atomic_write(path, out.to_csv(index=False, float_format=float_format, quoting=csv.QUOTE_NONNUMERIC))
+
 # %% ../nbs/10_core.ipynb #4036ae66
 def read_text(path, what: str = "file") -> str:
     "The UTF-8 text of the user's `path`; a missing, empty or undecodable file is an error naming it."
     path = Path(path)
     if not path.is_file(): fail(f"{what} {path} does not exist; check the path")
-    raw = path.read_bytes()
+    try: raw = path.read_bytes()
+    except OSError as e: fail(f"{what} {path} cannot be read ({e.strerror}); check its permissions")
     if not raw.strip(): fail(f"{what} {path} is empty; give a file with at least one entry")
     try: return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e: fail(f"{what} {path} is not UTF-8 text (byte {e.start}); save it as UTF-8")
@@ -64,6 +77,7 @@ def read_jsonl(path, what: str = "file") -> list[dict]:
         if not line.strip(): continue
         try: row = json.loads(line)
         except json.JSONDecodeError as e: fail(f"{what} {path}, line {i}: not valid JSON ({e.msg}); write one JSON object per line")
+        except RecursionError: fail(f"{what} {path}, line {i}: nested too deeply to read; flatten it")
         if not isinstance(row, dict): fail(f"{what} {path}, line {i}: expected a JSON object, got {type(row).__name__}")
         rows.append(row)
     return rows
@@ -86,7 +100,14 @@ def read_log(path) -> list[dict]:
     if raw and not raw.endswith(b"\n"):
         raw = raw[: raw.rfind(b"\n") + 1]
         with open(path, "r+b") as f: f.truncate(len(raw))
-    return [json.loads(l) for l in raw.decode("utf-8").splitlines() if l.strip()]
+    rows = []
+    for i, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), 1):
+        if not line.strip(): continue
+        try: rows.append(json.loads(line))
+        except (ValueError, RecursionError):
+            fail(f"{path}, line {i}, is not a JSON object (a damaged file); delete that line to keep the rest, "
+                 "or delete the file (and its .json settings beside it, if any) to start it again")
+    return rows
 
 # %% ../nbs/10_core.ipynb #d9397623
 CONFIGS = Path(str(resources.files("polypersona") / "configs"))
@@ -100,6 +121,7 @@ def profile_names() -> list[str]:
 # %% ../nbs/10_core.ipynb #ba5a3753
 def _read_yaml(path, what: str) -> dict:
     try: data = yaml.safe_load(read_text(path, what))
+    except RecursionError: fail(f"{what} {path} is nested too deeply to read; flatten it")
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)  # where the parser gave up, which is where to look
         fail(f"{what} {path} is not valid YAML: {getattr(e, 'problem', None) or str(e).splitlines()[0]}"
@@ -152,6 +174,45 @@ def load_config(profile: str = "cpu", overrides: dict | None = None) -> dict:
     cfg["profile"] = profile
     return cfg
 
+# %% ../nbs/10_core.ipynb #e298cba6
+_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
+
+def redact(value):
+    "`value` (a string, or lists and dicts of them) with the credentials of any URL in it replaced by ***."
+    if isinstance(value, str): return _CREDENTIALS.sub("***@", value)
+    if isinstance(value, dict): return {k: redact(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)): return type(value)(redact(v) for v in value)
+    return value
+
+
+def check_url(url: str, key: str) -> str:
+    "`url` (setting `key`), refused where it was read back from a run with its credentials taken out."
+    if "***@" in url: fail(f"{key} {url} had credentials, which a run does not store; give the full address again "
+                           "(--base-url), or put the key in the environment variable the api_key_env setting names")
+    return url
+
+# %% ../nbs/10_core.ipynb #df17a6de
+def check_run(run_dir) -> Path:
+    "`run_dir` as a path, refused in one line where it cannot hold a run."
+    if not str(run_dir).strip(): fail("--run is empty; give the run's folder, e.g. --run runs/cpu")
+    path = Path(run_dir)
+    try: path.resolve(strict=False)
+    except (RuntimeError, OSError): fail(f"--run {run_dir} cannot be resolved (a symlink loop?); give another folder")
+    if path.exists() and not path.is_dir(): fail(f"--run {run_dir} is a file, not a folder; give a folder for the run")
+    if path.is_symlink() and not path.exists(): fail(f"--run {run_dir} is a broken symlink or a symlink loop; give another folder")
+    existing = next(p for p in [path, *path.absolute().parents] if p.exists())
+    if not os.access(existing, os.W_OK | os.X_OK): fail(f"--run {run_dir}: {existing} is not writable by this user; give a folder you can write")
+    return path
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+def plain_name(value, what: str) -> str:
+    "`value`, which becomes a file or folder name, refused unless it is a plain name."
+    if not isinstance(value, str) or not _PLAIN.fullmatch(value):
+        fail(f"{what} is {value!r}; give a plain name (letters, digits, '.', '_' and '-', starting with a letter or digit), not a path")
+    return value
+
 # %% ../nbs/10_core.ipynb #e626d1f3
 STAGES = {"personas": "personas", "plan": "plan", "dataset": "teacher", "train": "train", "generate": "generate"}  # stage: its config section, in pipeline order
 
@@ -163,7 +224,7 @@ def _dotted(cfg: dict, key: str):
 # %% ../nbs/10_core.ipynb #acfe9241
 def open_run(run_dir, profile: str | None = None, overrides: dict | None = None) -> dict:
     "The config of the run in `run_dir`, made from `profile` (default `cpu`) and `overrides` on first use."
-    run_dir, overrides = Path(run_dir), {k: v for k, v in (overrides or {}).items() if v is not None}
+    run_dir, overrides = check_run(run_dir), {k: v for k, v in (overrides or {}).items() if v is not None}
     saved = run_dir / "config.yaml"
     if not saved.exists(): cfg = load_config(profile or "cpu", overrides)
     else:
@@ -176,12 +237,39 @@ def open_run(run_dir, profile: str | None = None, overrides: dict | None = None)
         done = {s.split(":")[0] for s in stages_done(run_dir)}  # per-model stages are named like train:smollm2-135m
         for key in overrides:
             stage = next((s for s, section in STAGES.items() if section == key.split(".")[0]), None)
-            if stage is None or _dotted(cfg, key) == _dotted(old, key): continue
+            if stage is None or redact(_dotted(cfg, key)) == _dotted(old, key): continue
             later = [s for s in list(STAGES)[list(STAGES).index(stage):] if s in done]
             if later: fail(f"{run_dir}: {key} is {_dotted(old, key)!r} there and stage {later[0]!r} already used it; "
                            f"to use {_dotted(cfg, key)!r}, start a new --run directory")
-    atomic_write(saved, yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
+    atomic_write(saved, yaml.safe_dump(redact(cfg), sort_keys=False, allow_unicode=True))
     return cfg
+
+# %% ../nbs/10_core.ipynb #9f799ca6
+_HELD = set()  # the runs this process holds: a command that calls another on its run does not lock itself out
+
+@contextmanager
+def run_lock(run_dir):
+    "Hold `run_dir`'s writer lock and clear interrupted writes; a second process fails in one line."
+    from filelock import FileLock, Timeout
+    run_dir = check_run(run_dir)
+    if run_dir.resolve() in _HELD:
+        yield run_dir
+        return
+    made = not run_dir.exists()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(run_dir / ".polypersona.lock"))
+    try: lock.acquire(timeout=0)
+    except Timeout: fail(f"another polypersona command is writing {run_dir}; wait for it to finish, or use another --run")
+    _HELD.add(run_dir.resolve())
+    try:
+        for tmp in run_dir.rglob(".*.tmp"):
+            if tmp.is_file(): tmp.unlink()  # left by a killed atomic_write; nothing else is writing now
+        yield run_dir
+    finally:
+        _HELD.discard(run_dir.resolve())
+        lock.release()
+        if made and [p.name for p in run_dir.iterdir()] == [".polypersona.lock"]:  # a command that wrote nothing leaves nothing
+            Path(lock.lock_file).unlink(); run_dir.rmdir()
 
 # %% ../nbs/10_core.ipynb #9c0b5bf1
 def sha256(path) -> str:
@@ -222,7 +310,7 @@ def record_stage(run_dir, stage: str, outputs: list, started: float, **info) -> 
     from filelock import FileLock
     run_dir = Path(run_dir)
     entry = {"finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), "wall_s": round(time.time() - started, 3),
-             "outputs": {str(Path(o).relative_to(run_dir)): sha256(o) for o in outputs}, **info}
+             "outputs": {str(Path(o).relative_to(run_dir)): sha256(o) for o in outputs}, **redact(info)}
     with FileLock(str(run_dir / "manifest.json.lock")):  # stages in parallel notebooks share the manifest
         m = read_manifest(run_dir)
         m["stages"][stage], m["environment"] = entry, environment()

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 from tqdm.auto import tqdm
 from .backends import LocalBackend, Request, make_backend
-from .core import append_jsonl, atomic_write, fail, read_jsonl, read_log, read_manifest, read_text, record_stage, write_jsonl
+from .core import append_jsonl, atomic_write, fail, read_jsonl, read_log, read_manifest, read_text, record_stage, redact, write_jsonl
 from .models import choose_precision
 from .personas import Persona, describe, is_complete, load_personas, persona_card, validate_persona
 
@@ -552,7 +552,7 @@ def dataset_stats(records: list[dict], failed: list[dict], t: dict, teacher: str
     keys = {"import": ("backend", "import_path"),
             "local": ("backend", "model", "temperature", "top_p", "max_new_tokens", "choice", "debias", "max_attempts", "seed"),
             "openai": ("backend", "model", "base_url", "temperature", "top_p", "max_new_tokens", "max_attempts", "seed")}[t["backend"]]
-    settings = {k: t[k] for k in keys}
+    settings = redact({k: t[k] for k in keys})  # a server address is stored without its credentials
     return {"records": len(records), "splits": {s: sum(r["split"] == s for r in records) for s in SPLITS},
             "domains": n("domain", list(DOMAINS)), "types": n("question_type", list(QUESTION_TYPES)),
             "failed": len(failed), "failed_reasons": dict(Counter(f["reason"] for f in failed)),

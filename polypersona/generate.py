@@ -10,7 +10,7 @@ from pathlib import Path
 from filelock import FileLock
 from tqdm.auto import tqdm
 from .backends import LocalBackend, OpenAIBackend, Reply, Request
-from .core import append_jsonl, atomic_write, fail, read_jsonl, read_log, record_stage, sha256, stages_done
+from .core import append_jsonl, atomic_write, fail, read_jsonl, read_log, record_stage, redact, sha256, stages_done
 from .dialogue import Question, check_debias, option_scores, pair_seed, parse_choice
 from .personas import Persona
 from .models import choose_precision, get_spec, load_model, load_trained, model_key
@@ -129,7 +129,7 @@ def output_path(run_dir, name: str, variant: str, split: str = "test") -> Path:
 def _settings(run_dir: Path, name: str, variant: str, split: str, g: dict, server_model: str | None) -> dict:
     keys = ("closed", "open", "temperature", "top_p", "max_new_tokens", "seed", "backend") + (("option_probs", "debias") if g["backend"] == "local" else ())
     s = {"model": name, "variant": variant, "split": split, **{k: g[k] for k in keys}}
-    if g["backend"] == "openai": s.update(base_url=g["base_url"], server_model=server_model)
+    if g["backend"] == "openai": s.update(base_url=redact(g["base_url"]), server_model=server_model)
     else: s["precision"] = choose_precision(g["precision"])[0]  # as resolved on this machine: bf16 and fp32 answers differ
     if variant == "tuned":
         adapter = run_dir / "models" / model_key(name) / "adapter" / "adapter_model.safetensors"

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 from .backends import LocalBackend, OpenAIBackend, Request
-from .core import _read_yaml, append_jsonl, atomic_write, fail, read_log, record_stage, sha256
+from .core import _read_yaml, append_jsonl, atomic_write, fail, plain_name, read_log, record_stage, redact, sha256
 from .dialogue import Question, check_debias, option_scores, pair_seed, parse_choice, prompt_messages, record_messages
 from .generate import clean_answer
 from .models import choose_precision, get_spec, load_model, load_trained, model_key
@@ -61,6 +61,7 @@ def load_mapping(name_or_path: str) -> dict:
     path = mapping_path(name_or_path)
     m, where = _read_yaml(path, "survey mapping"), str(path)
     m.setdefault("name", path.stem)
+    plain_name(m["name"], f"{where}: the survey's name (the mapping's name:, or its file name)")  # a folder under the run
     for key, kind in (("source", str), ("persona", dict), ("items", list)): _need(m, key, where, kind)
     if not m["items"]: fail(f"{where}: 'items' is empty; map at least one closed question")
     fields = set(m["persona"]) - {"description"}
@@ -131,8 +132,8 @@ class Survey:
     mapping_sha256: str             # the mapping the prompts are written from: answers are kept per mapping
 
 
-def read_source(m: dict) -> pd.DataFrame:
-    "The survey's rows: a statsmodels data set, or a CSV file beside the mapping."
+def read_source(m: dict, anywhere: bool = False) -> pd.DataFrame:
+    "The survey's rows: a statsmodels data set, or a CSV file in the mapping's folder (`anywhere`: or elsewhere)."
     src = m["source"]
     if src.startswith("statsmodels:"):
         import statsmodels.datasets as smd
@@ -140,6 +141,9 @@ def read_source(m: dict) -> pd.DataFrame:
         if not hasattr(smd, name): fail(f"{m['path']}: statsmodels has no data set {name!r}")
         return getattr(smd, name).load_pandas().data
     path = (m["path"].parent / src).resolve()
+    if not anywhere and not path.is_relative_to(m["path"].parent.resolve()):
+        fail(f"{m['path']}: source {src!r} lies outside the mapping's folder; put the CSV beside the mapping, "
+             "or pass --source-anywhere (human.source_anywhere) if you trust this mapping")
     if not path.is_file(): fail(f"{m['path']}: source {src!r} ({path}) does not exist; give a CSV path relative to the mapping")
     try: return pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e: fail(f"{path} is not a readable CSV file ({e}); save it as UTF-8 CSV with a header row")
@@ -171,10 +175,12 @@ def _group_values(spec: dict, seen: list) -> list:
     named = list(dict.fromkeys(spec.get("codes", {}).values())) or list(spec.get("bands", {}))
     return named or sorted({v for v in seen if v is not None})
 
-def import_survey(name_or_path: str = "anes96") -> Survey:
+def import_survey(name_or_path: str = "anes96",
+                  anywhere: bool = False,  # allow a CSV outside the mapping's folder
+                 ) -> Survey:
     "The survey of a mapping: personas from the demographics, questions from the items, the people's answers."
     m = load_mapping(name_or_path)
-    df = read_source(m)
+    df = read_source(m, anywhere)
     _check_columns(m, df)
     personas, answers, groups = [], [], []
     for n, (_, row) in enumerate(df.iterrows(), 1):
@@ -558,7 +564,7 @@ def ask_systems(run_dir: Path, cfg: dict, name: str, parts: dict[str, Survey], s
         if "scores" in h["methods"]: notes.append("scores: left out, as a chat server does not score given options (the local backend does)")
         system = f"{served} (server), generate"
         server = lambda: OpenAIBackend(h["base_url"], served, g["api_key_env"], g["concurrency"], g["timeout_s"], g["http_retries"], h["temperature"], h["top_p"])
-        settings = {**common, "system": system, "method": "generate", "base_url": h["base_url"], "server_model": served}
+        settings = {**common, "system": system, "method": "generate", "base_url": redact(h["base_url"]), "server_model": served}
         systems[system] = ask_panel(folder / model_key(served) / "server-generate.jsonl", settings, server, "generate", questions, h, 4 * g["concurrency"])
         return systems, notes
     for variant in h["variants"]:
@@ -587,7 +593,7 @@ def human_benchmark(run_dir,  # the run directory (its trained adapter, if any, 
     started, run_dir, h = time.time(), Path(run_dir), cfg["human"]
     get_spec(name)
     check_human(h)
-    parts = split_respondents(sample_survey(import_survey(h["survey"]), h["respondents"], h["seed"]), h["split"], h["seed"])
+    parts = split_respondents(sample_survey(import_survey(h["survey"], h["source_anywhere"]), h["respondents"], h["seed"]), h["split"], h["seed"])
     s = parts["test"]
     check_groups(s, h["min_group"])
     systems, notes = ask_systems(run_dir, cfg, name, parts, server_model)

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import atomic_write, fail, load_config, read_jsonl, record_stage
+from .core import atomic_write, fail, load_config, read_jsonl, record_stage, write_csv
 
 # %% auto #0
 __all__ = ['MINILM', 'CLOSED_TYPES', 'ORDERED_TYPES', 'FIRST_PERSON', 'PERSONA_FIELDS', 'GROUP_METRICS', 'REQUIRED',
@@ -20,7 +20,7 @@ __all__ = ['MINILM', 'CLOSED_TYPES', 'ORDERED_TYPES', 'FIRST_PERSON', 'PERSONA_F
            'distinct_n', 'bleu_from_counts', 'bleu_against_others', 'self_bleu', 'age_band', 'bootstrap_ci',
            'group_table', 'distribution', 'divergence', 'divergence_table', 'check_rows', 'record_frame',
            'text_metrics', 'survey_metrics', 'by_persona', 'persona_cards', 'fidelity', 'per_example', 'means',
-           'summarize', 'csv_safe', 'write_scores', 'score_rows', 'score_file', 'metrics_dir', 'evaluate']
+           'summarize', 'write_scores', 'score_rows', 'score_file', 'metrics_dir', 'evaluate']
 
 # %% ../nbs/04_metrics.ipynb #cb2b717e
 def words(text: str) -> list[str]:
@@ -505,21 +505,12 @@ def summarize(df: pd.DataFrame, sets: dict) -> dict:
                          "sacrebleu_signature": sets["sacrebleu_signature"], "bertscore": sets["bertscore"]}}
 
 # %% ../nbs/04_metrics.ipynb #ecaa5fe4
-def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
-    "A copy whose text cells cannot be read as spreadsheet formulas."
-    out = df.copy()
-    for c in [c for c in out.columns if not pd.api.types.is_numeric_dtype(out[c])]:
-        out[c] = out[c].map(lambda v: "'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v)
-    return out
-
-
 def write_scores(out, df: pd.DataFrame, summary: dict, groups: pd.DataFrame, div: pd.DataFrame) -> list[Path]:
     "Write per_example.csv, summary.json, groups.csv and divergence.csv into folder `out`."
     out = Path(out)
-    table = lambda d: csv_safe(d).to_csv(index=False, float_format="%.6g")
-    return [atomic_write(out / "per_example.csv", table(df.drop(columns=["options"]))),
+    return [write_csv(out / "per_example.csv", df.drop(columns=["options"]), "%.6g"),
             atomic_write(out / "summary.json", json.dumps(summary, indent=2) + "\n"),
-            atomic_write(out / "groups.csv", table(groups)), atomic_write(out / "divergence.csv", table(div))]
+            write_csv(out / "groups.csv", groups, "%.6g"), write_csv(out / "divergence.csv", div, "%.6g")]
 
 # %% ../nbs/04_metrics.ipynb #073879bb
 def score_rows(rows: list[dict], cfg: dict, where: str = "the rows") -> tuple[pd.DataFrame, dict, pd.DataFrame, pd.DataFrame]:

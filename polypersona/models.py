@@ -12,9 +12,10 @@ from .core import cache_dir, fail
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'CHATML', 'PHI2', 'MISTRAL', 'LLAMA_TARGETS', 'REGISTRY', 'SMOLLM2_GGUF', 'TINY_CORPUS', 'PRECISIONS',
-           'ModelSpec', 'get_spec', 'model_key', 'smollm2_gguf', 'smollm2_folder', 'tiny_model', 'model_source',
-           'load_tokenizer', 'cpu_bf16', 'choose_precision', 'load_model', 'base_id', 'load_trained']
+__all__ = ['log', 'CHATML', 'PHI2', 'MISTRAL', 'LLAMA_TARGETS', 'REGISTRY', 'SMOLLM2_GGUF', 'TINY_CORPUS', 'ALLOW_PICKLE',
+           'PICKLES', 'PRECISIONS', 'ModelSpec', 'get_spec', 'model_key', 'smollm2_gguf', 'smollm2_folder',
+           'tiny_model', 'pickle_allowed', 'load_options', 'check_folder', 'model_source', 'load_tokenizer', 'cpu_bf16',
+           'choose_precision', 'load_model', 'base_id', 'load_trained']
 
 # %% ../nbs/11_models.ipynb #87ec3cad
 CHATML = ("{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>' + '\n' }}{% endfor %}"
@@ -82,8 +83,8 @@ def _convert_gguf(gguf: Path, out: Path):
     "Write the GGUF model as a plain fp32 transformers folder at `out`."
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32, trust_remote_code=False)
+    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, trust_remote_code=False)
     config = loaded.config
     del config.quantization_config  # what makes the loaded model unsavable and untrainable
     plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
@@ -130,18 +131,51 @@ def tiny_model(seed: int = 0, layers: int = 2, hidden: int = 64):
                          bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
     return LlamaForCausalLM(config).eval(), tok
 
+# %% ../nbs/11_models.ipynb #45ef717c
+ALLOW_PICKLE = "POLYPERSONA_ALLOW_PICKLE"  # set to 1 to load a trusted folder whose weights are pickles (.bin)
+PICKLES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+
+def pickle_allowed() -> bool: return os.environ.get(ALLOW_PICKLE) == "1"
+
+def load_options() -> dict:
+    "What every `from_pretrained` of a model is given: no code from the folder, safetensors unless pickles are allowed."
+    return {"trust_remote_code": False, **({} if pickle_allowed() else {"use_safetensors": True})}
+
+# %% ../nbs/11_models.ipynb #89094eef
+def _asks_for_code(file: Path) -> bool:
+    "Whether a folder's config file names code of its own (`auto_map`)."
+    import json
+    try: return "auto_map" in json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, TypeError) as e:
+        fail(f"{file} cannot be read as a JSON config ({type(e).__name__}); give a folder saved by transformers' save_pretrained")
+
+
+def check_folder(folder: Path) -> Path:
+    "Refuse a local model folder that asks to run its own code, or holds its weights only as pickles."
+    for name in ("config.json", "tokenizer_config.json"):
+        if (folder / name).is_file() and _asks_for_code(folder / name):
+            fail(f"model folder {folder} asks to run its own code ('auto_map' in {name}); polypersona loads only "
+                 "architectures that transformers ships: use a standard model folder")
+    files = [p.name for p in folder.iterdir()]
+    if not any(f.endswith(".safetensors") for f in files) and any(f.endswith(PICKLES) for f in files) and not pickle_allowed():
+        fail(f"model folder {folder} holds its weights only as pickle files, which can run code when loaded; save them as "
+             f"safetensors (save_pretrained does by default), or set {ALLOW_PICKLE}=1 if you trust the folder")
+    return folder
+
 # %% ../nbs/11_models.ipynb #301572e5
 def model_source(name: str) -> str:
-    "What `from_pretrained` loads model `name` from: the converted embedded folder, a hub id or a local folder."
+    "What `from_pretrained` loads model `name` from (a local folder checked first): the embedded folder, a hub id or a folder."
     if name == "tiny-random": fail("the tiny model is built in memory by `tiny_model()`; it has no folder")
-    return str(smollm2_folder()) if name == "smollm2-135m" else get_spec(name).hub_id
+    source = str(smollm2_folder()) if name == "smollm2-135m" else get_spec(name).hub_id
+    if Path(source).is_dir(): check_folder(Path(source))
+    return source
 
 # %% ../nbs/11_models.ipynb #f711e925
 def load_tokenizer(name: str):
     "The tokenizer of model `name`, ready for batched chat: a pad token, left padding, the registry's template."
     from transformers import AutoTokenizer
     spec, source = get_spec(name), model_source(name)
-    try: tok = AutoTokenizer.from_pretrained(source)
+    try: tok = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
     except OSError as e: fail(f"cannot load the tokenizer of {name!r} from {source}: {str(e).splitlines()[0]} "
                               "(offline? download the model first, or pass the path of a local copy)")
     tok.padding_side = "left"
@@ -192,7 +226,7 @@ def load_model(name: str = "smollm2-135m",  # a registry name or a model folder
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     dtype = getattr(torch, PRECISIONS[choose_precision(precision, device)[0]])
     source = model_source(name)
-    try: model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype).to(device)
+    try: model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **load_options()).to(device)
     except OSError as e: fail(f"cannot load model {name!r} from {source}: {str(e).splitlines()[0]} "
                               "(offline? download it first, or pass the path of a local copy)")
     model.generation_config.pad_token_id = tok.pad_token_id
@@ -216,5 +250,7 @@ def load_trained(run_dir,  # a run directory with models/<model>/adapter
     base = json.loads((out / "manifest.json").read_text())["base"]
     if base != base_id(name): fail(f"{out / 'adapter'} was trained on {base}, not {base_id(name)}; load it with its own base model")
     model, tok = load_model(name, device, precision)
+    if not (out / "adapter" / "adapter_model.safetensors").is_file():
+        fail(f"{out / 'adapter'} has no adapter_model.safetensors (pickled adapters are not loaded); train it again with `polypersona train`")
     model = PeftModel.from_pretrained(model, str(out / "adapter"))
     return (model.merge_and_unload() if merge else model).eval(), tok

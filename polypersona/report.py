@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import yaml
 from .batch import report_inputs
-from .core import atomic_write, environment, fail, read_manifest, record_stage
+from .core import atomic_write, environment, fail, read_manifest, record_stage, write_csv
 from .metrics import bootstrap_ci
 
 # %% auto #0
@@ -63,7 +63,7 @@ def save_table(df: pd.DataFrame, name: str, out) -> list[Path]:
     out = Path(out)
     df = df.astype({c: "Int64" for c in COUNTS if c in df})  # counts print as counts, a missing one as a blank
     blank = df.round(4).astype(object).where(df.notna(), None)
-    return [atomic_write(out / f"{name}.csv", df.to_csv(index=False)),
+    return [write_csv(out / f"{name}.csv", df),
             atomic_write(out / f"{name}.md", blank.to_markdown(index=False, floatfmt=".4f", missingval="") + "\n"),
             atomic_write(out / f"{name}.tex", df.to_latex(index=False, float_format="%.4f", na_rep="--", escape=True))]
 

@@ -13,7 +13,7 @@ from torch.utils.data import Sampler
 from transformers import TrainerCallback
 from trl import SFTTrainer
 from .core import atomic_write, environment, fail, read_jsonl, record_stage
-from .models import PRECISIONS, base_id, cpu_bf16, get_spec, load_tokenizer, model_key, model_source, tiny_model
+from .models import PRECISIONS, base_id, cpu_bf16, get_spec, load_options, load_tokenizer, model_key, model_source, tiny_model
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +207,7 @@ def model_config(name: str):
     "The transformers config of model `name`, without loading its weights."
     from transformers import AutoConfig
     if name == "tiny-random": return tiny_model()[0].config
-    try: return AutoConfig.from_pretrained(model_source(name))
+    try: return AutoConfig.from_pretrained(model_source(name), trust_remote_code=False)
     except OSError as e: fail(f"cannot load the config of {name!r}: {str(e).splitlines()[0]} (offline? download the model first, or pass a local folder)")
 
 def load_for_training(name: str, setup: Setup):
@@ -220,7 +220,7 @@ def load_for_training(name: str, setup: Setup):
         kw["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
                                                        bnb_4bit_compute_dtype=dtype)
         kw["device_map"] = {"": f"cuda:{os.environ.get('LOCAL_RANK', 0)}" if setup.device == "cuda" else "cpu"}
-    try: model = AutoModelForCausalLM.from_pretrained(model_source(name), **kw)
+    try: model = AutoModelForCausalLM.from_pretrained(model_source(name), **kw, **load_options())
     except OSError as e: fail(f"cannot load model {name!r}: {str(e).splitlines()[0]} (offline? download it first, or pass a local folder)")
     if setup.quantize:
         from peft import prepare_model_for_kbit_training

@@ -136,3 +136,43 @@ def test_usage_errors(tmp_path):
     assert "unknown profile 'gpu'" in user_error("personas", "--run", tmp_path / "x", "--profile", "gpu")
     assert "personas.jsonl does not exist" in user_error("plan", "--run", tmp_path / "empty")
     assert "invalid int value" in user_error("personas", "--run", tmp_path / "y", "--n", "many")
+
+
+def saved_tiny(folder, config_extra=None, pickles=False):
+    "A tiny model saved as a user's folder would be: safetensors, or pickles; `config_extra` merged into its config."
+    import torch
+    from polypersona.models import tiny_model
+    model, tok = tiny_model()
+    if pickles: model.config.save_pretrained(folder); torch.save(model.state_dict(), folder / "pytorch_model.bin")
+    else: model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    if config_extra: (folder / "config.json").write_text(json.dumps({**json.loads((folder / "config.json").read_text()), **config_extra}))
+    return folder
+
+
+MODEL_FOLDERS = [  # (how the folder is made, the line's telling part); refused before anything loads or runs
+    (dict(config_extra={"auto_map": {"AutoModelForCausalLM": "modeling_evil.EvilModel"}}), "asks to run its own code ('auto_map' in config.json)"),
+    (dict(pickles=True), "holds its weights only as pickle files, which can run code when loaded"),
+]
+
+
+@pytest.mark.parametrize("made,expected", MODEL_FOLDERS)
+def test_model_folders_are_data_not_code(tmp_path, made, expected):
+    folder = saved_tiny(tmp_path / "model", **made)
+    (folder / "modeling_evil.py").write_text("open('PWNED', 'w').write('x')\n")
+    for args in (["serve", "--model", folder], ["human", "--run", tmp_path / "run", "--model", folder, "--profile", "smoke"]):
+        assert expected in user_error(*args)
+    assert not list(tmp_path.rglob("PWNED")) and not (folder.parent / "PWNED").exists()
+
+
+def test_one_writer_per_run(tmp_path):
+    "A second command on a run that another is writing stops at once, in one line; a torn write is cleared at the next start."
+    from polypersona.core import run_lock
+    run = tmp_path / "run"
+    ok("personas", "--run", run, "--profile", "smoke")
+    torn = run / ".plan.jsonl.abc123.tmp"
+    torn.write_text('{"half": ')
+    with run_lock(run):  # as if another command held it
+        assert "another polypersona command is writing" in user_error("plan", "--run", run)
+    ok("plan", "--run", run)
+    assert not torn.exists() and (run / "plan.jsonl").exists()

@@ -178,3 +178,39 @@ def test_the_readme_mapping_example_imports(tmp_path):
     s = import_survey(str(tmp_path / "survey.yaml"))
     assert [p.description for p in s.personas] == ["I am a 34-year-old woman.", "I am a 61-year-old man."]
     assert s.questions[0].options == ["Not at all", "A little", "A lot"] and list(s.answers["option"]) == [2, 0]
+
+
+NAMES_AND_SOURCES = [  # (change to the mapping, the line's telling part); each must be refused before anything loads
+    (lambda m, out: m.update(name="../escape"), "the survey's name (the mapping's name:, or its file name) is '../escape'; give a plain name"),
+    (lambda m, out: m.update(name="a/b"), "is 'a/b'; give a plain name"),
+    (lambda m, out: m.update(name=""), "is ''; give a plain name"),
+    (lambda m, out: m.update(source="../outside/panel.csv"), "source '../outside/panel.csv' lies outside the mapping's folder"),
+    (lambda m, out: m.update(source=str(out / "panel.csv")), "lies outside the mapping's folder; put the CSV beside the mapping, or pass --source-anywhere"),
+]
+
+
+def test_names_and_sources_stay_where_they_belong(tmp_path, capsys):
+    inside, outside = tmp_path / "mine", tmp_path / "outside"
+    inside.mkdir(); outside.mkdir()
+    user_survey(outside, people())  # a CSV elsewhere, which a mapping may read only when the user says so
+    for change, expected in NAMES_AND_SOURCES:
+        mapping = edited(user_survey(inside, people()), lambda m: change(m, outside))
+        err = cli_error(capsys, "human", "--run", tmp_path / "r", "--survey", mapping, "--model", "tiny-random")
+        assert expected in err and err.count("\n") == 1, err
+    mapping = edited(user_survey(inside, people()), lambda m: m.update(source="../outside/panel.csv"))
+    assert len(import_survey(mapping, anywhere=True).personas) == 36  # --source-anywhere: the user trusts it
+
+
+RUN_DIRS = [  # (how to make the bad --run, the line's telling part)
+    (lambda d: "", "--run is empty"),
+    (lambda d: (d / "f").write_text("x") and d / "f", "is a file, not a folder"),
+    (lambda d: (d / "loop").symlink_to(d / "loop") or d / "loop", "symlink loop"),
+]
+
+
+def test_bad_run_directories(tmp_path, capsys):
+    for make, expected in RUN_DIRS:
+        run = make(tmp_path)
+        for command in (["personas", "--profile", "smoke"], ["human", "--model", "tiny-random"]):
+            err = cli_error(capsys, command[0], "--run", run, *command[1:])
+            assert expected in err and err.count("\n") == 1, err

@@ -63,11 +63,17 @@ def test_server_teacher_end_to_end(tmp_path):
     secret = "sk-test-do-not-write-me-anywhere"
     env = {**os.environ, "OPENAI_API_KEY": secret}
     with local_server("smollm2-135m", log_path=tmp_path / "server.log") as (base_url, model):
-        ok("build-dataset", "--run", run, "--teacher", "openai", "--base-url", base_url, "--model", model, env=env)
+        with_login = base_url.replace("http://", "http://reader:pw-in-the-url@")  # used for the requests, never stored
+        res = ok("build-dataset", "--run", run, "--teacher", "openai", "--base-url", with_login, "--model", model, env=env)
     stats = check_dataset(run, plan)
-    assert stats["teacher"].startswith("openai:") and stats["teacher_settings"]["base_url"] == base_url
+    assert stats["teacher"].startswith("openai:") and stats["teacher_settings"]["base_url"] == base_url.replace("http://", "http://***@")
+    assert "pw-in-the-url" not in res.stdout + res.stderr
     for f in run.rglob("*"):
-        if f.is_file(): assert secret.encode() not in f.read_bytes(), f
+        if f.is_file(): assert secret.encode() not in f.read_bytes() and b"pw-in-the-url" not in f.read_bytes(), f
+    # read back from the run, the address has no credentials: a server backend made from it asks for it again
+    from polypersona.backends import OpenAIBackend
+    from polypersona.core import PolyPersonaError, open_run
+    with pytest.raises(PolyPersonaError, match="give the full address again"): OpenAIBackend(open_run(run)["teacher"]["base_url"], model)
     # the server is gone now: a new build fails with one line that says so
     res = run_cli("build-dataset", "--run", tmp_path / "gone", "--profile", TINY, "--teacher", "openai", "--base-url", base_url, "--model", model)
     assert res.returncode == 2  # personas and plan first
@@ -115,8 +121,8 @@ def test_two_processes_convert_the_embedded_model_once(tmp_path):
     assert [p.name for p in (tmp_path / "models").iterdir() if p.name.endswith(".tmp")] == []
 
 
-def _flaky_server(statuses):
-    "A chat-completions server on 127.0.0.1 that answers with `statuses` in turn (then 200): rate limits, outages."
+def _flaky_server(statuses, reply=None):
+    "A chat-completions server on 127.0.0.1 that answers with `statuses` in turn (then 200, or `reply`: body, type)."
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     seen = []
@@ -128,7 +134,9 @@ def _flaky_server(statuses):
             body = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": [
                 {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "Yes. I recycle."}}]} if status == 200
                 else {"error": {"message": "try later"}}).encode()
-            self.send_response(status); self.send_header("Content-Type", "application/json"); self.send_header("Retry-After", "0")
+            kind = "application/json"
+            if status == 200 and reply: body, kind = reply
+            self.send_response(status); self.send_header("Content-Type", kind); self.send_header("Retry-After", "0")
             self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
         def log_message(self, *args): pass
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -149,3 +157,22 @@ def test_server_backend_retries_rate_limits_and_outages():
         with pytest.raises(PolyPersonaError, match="answered HTTP 500"): OpenAIBackend(url, "m", http_retries=2).answer([req])
     finally: server.shutdown()
     assert seen == [500, 500, 500]  # the first try and two retries, then a clear error
+
+
+BAD_REPLIES = [  # (what a broken server or proxy answers with HTTP 200, the line's telling part)
+    ((b"<html>502 proxy error</html>", "text/html"), "did not answer with a chat completion (JSON); is --base-url an OpenAI-compatible server"),
+    ((b"{not json", "application/json"), "did not answer with a chat completion (JSON)"),
+    ((json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": []}).encode(), "application/json"),
+     "answered with no choices"),
+]
+
+
+@pytest.mark.parametrize("reply,expected", BAD_REPLIES)
+def test_server_that_answers_nonsense(reply, expected):
+    from polypersona.backends import OpenAIBackend, Request
+    from polypersona.core import PolyPersonaError
+    server, url, _ = _flaky_server([], reply)
+    try:
+        with pytest.raises(PolyPersonaError, match=expected.replace("(", r"\(").replace(")", r"\)")):
+            OpenAIBackend(url, "m", http_retries=0).answer([Request([{"role": "user", "content": "Do you recycle?"}], [], 16)])
+    finally: server.shutdown()
