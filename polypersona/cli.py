@@ -4,10 +4,11 @@
 
 # %% auto #0
 __all__ = ['MAIN_METRICS', 'COMMANDS', 'FLAGS', 'CHOICES', 'personas', 'plan', 'teacher_overrides', 'build_dataset_command',
-           'train', 'generate', 'main_metrics', 'evaluate', 'serve', 'human', 'reproduce', 'make_parser', 'main']
+           'train', 'generate', 'main_metrics', 'evaluate', 'serve', 'human', 'reproduce', 'make_parser',
+           'quiet_libraries', 'main']
 
 # %% ../nbs/19_cli.ipynb #d996a935
-import argparse, inspect, sys, time
+import argparse, inspect, logging, sys, time
 from pathlib import Path
 from fastcore.docments import docments
 from . import __version__
@@ -234,8 +235,16 @@ def make_parser() -> argparse.ArgumentParser:
     return p
 
 # %% ../nbs/19_cli.ipynb #f01e36f5
+def quiet_libraries():
+    "Keep other libraries' warnings (a CPU without bitsandbytes' kernels, deprecations) off the terminal; ours stay."
+    logging.captureWarnings(True)  # Python warnings become log records of "py.warnings", below the bar
+    logging.basicConfig(level=logging.ERROR, format="%(name)s: %(message)s")
+    logging.getLogger("polypersona").setLevel(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     "Run the `polypersona` command line; user errors print one line and return 2."
+    quiet_libraries()
     try:
         args = vars(make_parser().parse_args(argv))
         command = COMMANDS[args.pop("command")]

@@ -73,7 +73,7 @@ def read_text(path, what: str = "file") -> str:
 def read_jsonl(path, what: str = "file") -> list[dict]:
     "The JSON objects of a JSON Lines file; a bad line is an error naming the file and line."
     rows = []
-    for i, line in enumerate(read_text(path, what).splitlines(), 1):
+    for i, line in enumerate(read_text(path, what).split("\n"), 1):  # not splitlines: U+2028 may stand inside a JSON string
         if not line.strip(): continue
         try: row = json.loads(line)
         except json.JSONDecodeError as e: fail(f"{what} {path}, line {i}: not valid JSON ({e.msg}); write one JSON object per line")
@@ -101,7 +101,7 @@ def read_log(path) -> list[dict]:
         raw = raw[: raw.rfind(b"\n") + 1]
         with open(path, "r+b") as f: f.truncate(len(raw))
     rows = []
-    for i, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), 1):
+    for i, line in enumerate(raw.decode("utf-8", errors="replace").split("\n"), 1):
         if not line.strip(): continue
         try: rows.append(json.loads(line))
         except (ValueError, RecursionError):
@@ -192,16 +192,16 @@ def check_url(url: str, key: str) -> str:
     return url
 
 # %% ../nbs/10_core.ipynb #df17a6de
-def check_run(run_dir) -> Path:
-    "`run_dir` as a path, refused in one line where it cannot hold a run."
-    if not str(run_dir).strip(): fail("--run is empty; give the run's folder, e.g. --run runs/cpu")
+def check_run(run_dir, flag: str = "--run") -> Path:
+    "`run_dir` as a path, refused in one line (naming `flag`) where it cannot be a folder to write into."
+    if not str(run_dir).strip(): fail(f"{flag} is empty; give a folder, e.g. {flag} runs/cpu")
     path = Path(run_dir)
     try: path.resolve(strict=False)
-    except (RuntimeError, OSError): fail(f"--run {run_dir} cannot be resolved (a symlink loop?); give another folder")
-    if path.exists() and not path.is_dir(): fail(f"--run {run_dir} is a file, not a folder; give a folder for the run")
-    if path.is_symlink() and not path.exists(): fail(f"--run {run_dir} is a broken symlink or a symlink loop; give another folder")
+    except (RuntimeError, OSError): fail(f"{flag} {run_dir} cannot be resolved (a symlink loop?); give another folder")
+    if path.exists() and not path.is_dir(): fail(f"{flag} {run_dir} is a file, not a folder; give a folder")
+    if path.is_symlink() and not path.exists(): fail(f"{flag} {run_dir} is a broken symlink or a symlink loop; give another folder")
     existing = next(p for p in [path, *path.absolute().parents] if p.exists())
-    if not os.access(existing, os.W_OK | os.X_OK): fail(f"--run {run_dir}: {existing} is not writable by this user; give a folder you can write")
+    if not os.access(existing, os.W_OK | os.X_OK): fail(f"{flag} {run_dir}: {existing} is not writable by this user; give a folder you can write")
     return path
 
 
@@ -261,10 +261,17 @@ def run_lock(run_dir):
     try: lock.acquire(timeout=0)
     except Timeout: fail(f"another polypersona command is writing {run_dir}; wait for it to finish, or use another --run")
     _HELD.add(run_dir.resolve())
+    config, manifest = (run_dir / f for f in ("config.yaml", "manifest.json"))
+    before = [f.read_bytes() if f.exists() else None for f in (config, manifest)]
     try:
         for tmp in run_dir.rglob(".*.tmp"):
             if tmp.is_file(): tmp.unlink()  # left by a killed atomic_write; nothing else is writing now
         yield run_dir
+    except PolyPersonaError:  # bad input that finished no stage leaves the run's settings as they were
+        if (manifest.read_bytes() if manifest.exists() else None) == before[1]:
+            if before[0] is None: config.unlink(missing_ok=True)
+            else: atomic_write(config, before[0])
+        raise
     finally:
         _HELD.discard(run_dir.resolve())
         lock.release()

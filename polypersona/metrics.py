@@ -9,10 +9,10 @@ from functools import lru_cache
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import atomic_write, fail, load_config, read_jsonl, record_stage, write_csv
+from .core import atomic_write, check_run, fail, load_config, read_jsonl, record_stage, write_csv
 
 # %% auto #0
-__all__ = ['MINILM', 'CLOSED_TYPES', 'ORDERED_TYPES', 'FIRST_PERSON', 'PERSONA_FIELDS', 'GROUP_METRICS', 'REQUIRED',
+__all__ = ['MINILM', 'CLOSED_TYPES', 'ORDERED_TYPES', 'FIRST_PERSON', 'PERSONA_FIELDS', 'GROUP_METRICS', 'REQUIRED', 'OPTIONAL',
            'SUMMARY_METRICS', 'TYPE_ACCURACY', 'words', 'paper_bleu', 'corpus_sacrebleu', 'rouge', 'minilm_path',
            'bert_scorer', 'bertscore', 'sentences', 'ratio', 'form_ok', 'structural', 'sentiment',
            'sentiment_alignment', 'closed_agreement', 'style_vector', 'stylistic_consistency', 'persona_card',
@@ -376,6 +376,10 @@ def divergence_table(df: pd.DataFrame) -> pd.DataFrame:
 
 # %% ../nbs/04_metrics.ipynb #59d135a3
 REQUIRED = ("id", "reference", "prediction")
+_text = lambda v: isinstance(v, str)
+OPTIONAL = [(k, _text, "a string") for k in ("domain", "question_type", "question_id", "persona_id", "choice")] + [
+    ("options", lambda v: isinstance(v, list) and all(map(_text, v)), "a list of strings"),
+    ("persona", lambda v: isinstance(v, dict), "an object of the persona's fields")]
 
 
 def check_rows(rows: list[dict], where: str) -> None:
@@ -385,6 +389,9 @@ def check_rows(rows: list[dict], where: str) -> None:
     for i, r in enumerate(rows, 1):
         missing = [k for k in REQUIRED if not isinstance(r.get(k), str)]
         if missing: fail(f"{where}, row {i}: no text for {', '.join(missing)}; every line needs {', '.join(REQUIRED)}")
+        for key, kind, like in OPTIONAL:
+            if r.get(key) is not None and not kind(r[key]):
+                fail(f"{where}, row {i}: {key} is {type(r[key]).__name__} {repr(r[key])[:40]}; give {like}, or leave it out")
         if r["id"] in seen: fail(f"{where}, row {i}: id {r['id']!r} appears twice; ids must be unique")
         seen.add(r["id"])
 
@@ -525,7 +532,7 @@ def score_file(predictions,  # a JSONL file whose lines have id, reference and p
                cfg: dict | None = None,  # a config (its `metrics` section); None: the defaults
                ) -> dict:  # the summary
     "Score a predictions file; write the tables into `out`."
-    cfg = (cfg or load_config("cpu"))["metrics"]
+    cfg, out = (cfg or load_config("cpu"))["metrics"], check_run(out, "--out")  # before the scoring, not after
     started = time.time()
     df, summary, groups, div = score_rows(read_jsonl(predictions, "predictions file"), cfg, str(predictions))
     summary["source"] = {"predictions": str(predictions), "seconds": round(time.time() - started, 1)}

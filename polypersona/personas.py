@@ -14,9 +14,9 @@ log = logging.getLogger(__name__)
 # %% auto #0
 __all__ = ['log', 'ATTRIBUTES', 'LIST_FIELDS', 'CARD_LABELS', 'AGE_BANDS', 'GENDERS', 'EDUCATION', 'EDUCATION_BY_AGE',
            'STATUS_BY_AGE', 'STATUSES', 'INCOME', 'REGIONS', 'OCCUPATIONS', 'VALUES', 'TRAITS', 'INTERESTS',
-           'KNOWN_FIELDS', 'Persona', 'persona_card', 'describe', 'is_complete', 'sample_persona', 'sample_personas',
-           'validate_persona', 'validate_personas', 'persona_from_row', 'persona_from_text', 'read_personas',
-           'take_sample', 'personas_jsonl', 'load_personas', 'build_personas']
+           'MAX_PERSONAS', 'KNOWN_FIELDS', 'Persona', 'persona_card', 'describe', 'is_complete', 'sample_persona',
+           'sample_personas', 'validate_persona', 'validate_personas', 'persona_from_row', 'persona_from_text',
+           'read_personas', 'take_sample', 'personas_jsonl', 'load_personas', 'build_personas']
 
 # %% ../nbs/00_personas.ipynb #733e741f
 @dataclass
@@ -167,13 +167,17 @@ def sample_persona(rng: random.Random, pid: str) -> Persona:
 def _key(p: Persona) -> tuple:
     return tuple(tuple(v) if isinstance(v, list) else v for v in (getattr(p, a) for a in ATTRIBUTES))
 
+MAX_PERSONAS = 100_000  # far beyond the paper's 433; more would take minutes and make a plan no CPU answers
+
 def sample_personas(n: int = 433, seed: int = 42) -> list[Persona]:
     "`n` distinct personas drawn from the conditional tables with `seed`."
-    if n < 1: fail(f"personas.n is {n}; ask for at least 1 persona")
-    rng, width, out, seen = random.Random(seed), max(4, len(str(n))), [], set()
+    if not 1 <= n <= MAX_PERSONAS: fail(f"personas.n is {n}; ask for between 1 and {MAX_PERSONAS:,} personas (the paper has 433)")
+    rng, width, out, seen, misses = random.Random(seed), max(4, len(str(n))), [], set(), 0
     while len(out) < n:
         p = sample_persona(rng, f"p{len(out) + 1:0{width}d}")
-        if _key(p) not in seen: seen.add(_key(p)); out.append(p)
+        if _key(p) not in seen: seen.add(_key(p)); out.append(p); misses = 0
+        elif (misses := misses + 1) > 10_000:  # the tables' combinations are nearly used up
+            fail(f"personas.n is {n}, but the sampler made only {len(out):,} distinct personas; ask for fewer")
     return out
 
 # %% ../nbs/00_personas.ipynb #3d971635
@@ -218,7 +222,7 @@ def persona_from_row(row: dict, source: str = "", i: int = 0) -> Persona:
     vals = {k: (None if v == "" else v) for k, v in row.items()}
     vals["id"] = str(vals["id"]) if isinstance(vals["id"], int) else vals["id"]
     if isinstance(vals.get("age"), str):
-        if not vals["age"].strip().isdigit(): fail(f"{at}: field 'age' is {vals['age']!r}; give a whole number of years")
+        if not re.fullmatch(r"[0-9]+", vals["age"].strip()): fail(f"{at}: field 'age' is {vals['age']!r}; give a whole number of years")
         vals["age"] = int(vals["age"])
     for a in LIST_FIELDS:
         v = vals.get(a)
@@ -291,8 +295,11 @@ def read_personas(path) -> list[Persona]:
     path, src = Path(path), str(path)
     suffix = path.suffix.lower()
     if suffix == ".txt":
-        return validate_personas(_drop_repeated_texts([persona_from_text(l) for l in read_text(path, "persona file").splitlines() if l.strip()], src), src)
-    if suffix == ".csv": rows = list(csv.DictReader(io.StringIO(read_text(path, "persona file"))))
+        lines = re.split(r"\r\n|\r|\n", read_text(path, "persona file"))  # not splitlines: U+2028 and the like stay inside a persona
+        return validate_personas(_drop_repeated_texts([persona_from_text(l) for l in lines if l.strip()], src), src)
+    if suffix == ".csv":
+        try: rows = list(csv.DictReader(io.StringIO(read_text(path, "persona file"), newline="")))
+        except csv.Error as e: fail(f"persona file {path} is not a readable CSV file ({e}); check its quoting and cell sizes")
     elif suffix in (".jsonl", ".json"): rows = _json_rows(path)
     else: fail(f"persona file {path}: unknown format {suffix or '(no suffix)'!r}; use .csv, .jsonl, .json or .txt")
     out = []

@@ -92,7 +92,24 @@ BAD_PERSONA_FILES = {  # file name, content, what the error line must say
     "typo.csv": ("id,ocupation\nr1,nurse\n", "unknown field 'ocupation'"),
     "empty.csv": ("", "empty.csv is empty"),
     "broken.jsonl": ('{"id": "r1"\n', "broken.jsonl, line 1: not valid JSON"),
+    "squared.csv": ("id,age\nr1,\u00b2\n", "squared.csv, row 1: field 'age' is '\u00b2'; give a whole number of years"),
+    "object.jsonl": ('{"id": "r1", "occupation": {"title": "nurse"}}\n', "object.jsonl, row 1: field 'occupation' should be text"),
+    "huge.csv": ("id,description\nr1,\"" + "x" * 200_000 + "\"\n", "huge.csv is not a readable CSV file (field larger than field limit"),
+    "deep.jsonl": ("[" * 100_000 + "]" * 100_000 + "\n", "deep.jsonl, line 1: nested too deeply to read"),
 }
+
+
+def test_a_line_separator_inside_a_text_persona_stays_inside_it(tmp_path):
+    (tmp_path / "p.txt").write_text("A nurse from Leeds\u2028who likes hiking.\nA retired teacher in his 60s.\n")
+    ok("personas", "--run", tmp_path / "run", "--from", tmp_path / "p.txt")
+    assert len((tmp_path / "run" / "personas.jsonl").read_text().splitlines()) == 2
+
+
+@pytest.mark.parametrize("n,expected", [("0", "personas.n is 0; ask for between 1 and 100,000"),
+                                        ("100000001", "personas.n is 100000001; ask for between 1 and 100,000"),
+                                        ("forty", "argument --n: invalid int value: 'forty'")])
+def test_implausible_numbers_of_personas(tmp_path, n, expected):
+    assert expected in user_error("personas", "--run", tmp_path / "run", "--n", n)
 
 
 @pytest.mark.parametrize("name", BAD_PERSONA_FILES)
@@ -176,3 +193,10 @@ def test_one_writer_per_run(tmp_path):
         assert "another polypersona command is writing" in user_error("plan", "--run", run)
     ok("plan", "--run", run)
     assert not torn.exists() and (run / "plan.jsonl").exists()
+
+
+def test_library_warnings_stay_off_the_error_line(tiny_build):
+    "The trainer imports trl, peft and bitsandbytes, which warn on a CPU; the user sees only the error (one line)."
+    before = (tiny_build / "config.yaml").read_bytes()
+    assert "train.epochs is 0; it should be 1 or more" in user_error("train", "--run", tiny_build, "--model", "tiny-random", "--epochs", "0")
+    assert (tiny_build / "config.yaml").read_bytes() == before  # refused input leaves the run's settings as they were

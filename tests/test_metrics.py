@@ -130,3 +130,26 @@ def test_bad_evaluation_input(tmp_path, capsys):
     write_dataset(tmp_path / "run", toy_records(5))
     open_run(tmp_path / "run", "smoke")
     assert "run `polypersona generate" in err("--run", tmp_path / "run", "--model", "tiny-random", "--variant", "base")
+
+
+BAD_PREDICTION_VALUES = [  # (a line's extra fields, the error's telling part): one line each, before any scoring
+    ({"options": "Yes, No"}, "row 1: options is str 'Yes, No'; give a list of strings, or leave it out"),
+    ({"options": ["Yes", 2]}, "row 1: options is list"),
+    ({"domain": {"name": "health"}}, "row 1: domain is dict"),
+    ({"persona": "a nurse"}, "row 1: persona is str 'a nurse'; give an object of the persona's fields"),
+    ({"choice": 3}, "row 1: choice is int 3; give a string"),
+]
+
+
+@pytest.mark.parametrize("extra,expected", BAD_PREDICTION_VALUES)
+def test_predictions_with_values_of_the_wrong_type(tmp_path, capsys, extra, expected):
+    write_jsonl(tmp_path / "p.jsonl", [row(1, "Yes.", "No.", **extra)])
+    assert expected in cli_error(capsys, "evaluate", "--predictions", tmp_path / "p.jsonl", "--out", tmp_path / "o")
+
+
+def test_an_output_folder_that_cannot_be_one_is_refused_before_scoring(tmp_path, capsys):
+    write_jsonl(tmp_path / "p.jsonl", [row(1, "Yes.", "No.")])
+    (tmp_path / "taken").write_text("a file")
+    assert "--out" in (err := cli_error(capsys, "evaluate", "--predictions", tmp_path / "p.jsonl", "--out", tmp_path / "taken"))
+    assert "is a file, not a folder" in err
+    assert "needs --out" in cli_error(capsys, "evaluate", "--predictions", tmp_path / "p.jsonl", "--out", "")
