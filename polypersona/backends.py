@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from fastcore.basics import patch
 from .core import check_url, fail, redact
-from .models import get_spec, load_model, model_source
+from .models import chat_ids, load_model, model_source
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +74,8 @@ class LocalBackend:
         return self.tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
     def prompt_ids(self, messages: list[dict]) -> list[int]:
-        "The chat prompt's tokens."
-        return self.tok(self.prompt_text(messages), add_special_tokens=False)["input_ids"]
+        "The chat prompt's tokens (special tokens inside the messages read as plain text: `chat_ids`)."
+        return chat_ids(self.tok, messages)
 
 # %% ../nbs/12_backends.ipynb #994a1eb9
 def shared_starts(rows: list[list[int]], groups: list) -> list[int]:

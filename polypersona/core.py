@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_core.ipynb #0d999278
 from __future__ import annotations
-import copy, hashlib, json, os, platform, re, tempfile, time
+import copy, hashlib, json, math, os, platform, re, tempfile, time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import metadata, resources
@@ -12,10 +12,10 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['FORMULA_STARTS', 'CONFIGS', 'OPEN_KEYS', 'STAGES', 'PACKAGES', 'PolyPersonaError', 'fail', 'atomic_write',
-           'write_jsonl', 'write_csv', 'read_text', 'read_jsonl', 'append_jsonl', 'read_log', 'profile_names',
-           'merge_config', 'nest', 'load_config', 'redact', 'check_url', 'check_run', 'plain_name', 'open_run',
-           'run_lock', 'sha256', 'read_manifest', 'stages_done', 'environment', 'record_stage', 'cache_dir',
+__all__ = ['FORMULA_STARTS', 'CONFIGS', 'OPEN_KEYS', 'STAGES', 'PACKAGES', 'PolyPersonaError', 'fail', 'atomic_write', 'finite',
+           'to_json', 'write_json', 'write_jsonl', 'write_csv', 'read_text', 'read_jsonl', 'append_jsonl', 'read_log',
+           'profile_names', 'merge_config', 'nest', 'load_config', 'redact', 'check_url', 'check_run', 'plain_name',
+           'open_run', 'run_lock', 'sha256', 'read_manifest', 'stages_done', 'environment', 'record_stage', 'cache_dir',
            'library_hash', 'example_run']
 
 # %% ../nbs/10_core.ipynb #eb8b7b73
@@ -42,10 +42,28 @@ def atomic_write(path, data: str | bytes) -> Path:
         raise
     return path
 
+# %% ../nbs/10_core.ipynb #7d410b44
+def finite(value):
+    "`value` with each NaN or infinite float in it (in lists and dicts too) replaced by None."
+    if isinstance(value, float) and not math.isfinite(value): return None
+    if isinstance(value, dict): return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)): return [finite(v) for v in value]
+    return value
+
+
+def to_json(value, **kw) -> str:
+    "`value` as strict JSON (NaN and infinities as null); `kw` as for `json.dumps`."
+    return json.dumps(finite(value), allow_nan=False, **kw)
+
+
+def write_json(path, value, **kw) -> Path:
+    "Write `value` to `path` as strict JSON (indented 2 unless `kw` says otherwise), atomically."
+    return atomic_write(path, to_json(value, **{"indent": 2, **kw}) + "\n")
+
 # %% ../nbs/10_core.ipynb #b56c3d7c
 def write_jsonl(path, rows) -> Path:
     "Write `rows` (dicts) as JSON Lines, atomically. Same rows, same bytes."
-    return atomic_write(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    return atomic_write(path, "".join(to_json(r, ensure_ascii=False) + "\n" for r in rows))
 
 # %% ../nbs/10_core.ipynb #f771177c
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -88,7 +106,7 @@ def append_jsonl(path, rows) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as f:
-        f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        f.write("".join(to_json(r, ensure_ascii=False) + "\n" for r in rows))
         f.flush(); os.fsync(f.fileno())
 
 # %% ../nbs/10_core.ipynb #6ab54261
@@ -321,7 +339,7 @@ def record_stage(run_dir, stage: str, outputs: list, started: float, **info) -> 
     with FileLock(str(run_dir / "manifest.json.lock")):  # stages in parallel notebooks share the manifest
         m = read_manifest(run_dir)
         m["stages"][stage], m["environment"] = entry, environment()
-        atomic_write(run_dir / "manifest.json", json.dumps(m, indent=2) + "\n")
+        write_json(run_dir / "manifest.json", m)
     return m
 
 # %% ../nbs/10_core.ipynb #53f43820

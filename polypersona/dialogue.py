@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 from tqdm.auto import tqdm
 from .backends import LocalBackend, Request, make_backend
-from .core import append_jsonl, atomic_write, fail, read_jsonl, read_log, read_manifest, read_text, record_stage, redact, write_jsonl
+from .core import append_jsonl, atomic_write, fail, read_jsonl, read_log, read_manifest, read_text, record_stage, redact, write_json, write_jsonl
 from .models import choose_precision
 from .personas import Persona, describe, is_complete, load_personas, persona_card, validate_persona
 
@@ -348,7 +348,7 @@ def build_plan(run_dir,  # the run directory, which holds personas.jsonl
     stats = plan_stats(plan, quotas)
     outs = [atomic_write(run_dir / "questions.json", json.dumps([asdict(q) for q in questions], indent=1, ensure_ascii=False) + "\n"),
             write_jsonl(run_dir / "plan.jsonl", plan),
-            atomic_write(run_dir / "plan_stats.json", json.dumps(stats, indent=2) + "\n")]
+            write_json(run_dir / "plan_stats.json", stats)]
     record_stage(run_dir, "plan", outs, started, answers=len(plan))
     return stats
 
@@ -613,7 +613,7 @@ def finish_dataset(run_dir, t: dict, teacher: str, started: float, imported: dic
     datasets.DatasetDict({s: every.filter(lambda r, s=s: r["split"] == s) for s in SPLITS}).save_to_disk(str(tmp))
     shutil.rmtree(ds / "hf", ignore_errors=True); os.replace(tmp, ds / "hf")
     stats = {**dataset_stats(records, failed, t, teacher, imported), "content_hash": content_hash}
-    outs += [atomic_write(ds / "stats.json", json.dumps(stats, indent=2) + "\n"),
+    outs += [write_json(ds / "stats.json", stats),
              atomic_write(ds / "card.md", data_card(stats, records[0] if records else None, content_hash, Path(run_dir).name))]
     how = dict(zip(("precision", "precision_reason"), choose_precision(t["precision"]))) if t["backend"] == "local" else {}
     record_stage(run_dir, "dataset", outs, started, records=len(records), failed=len(failed), **how)

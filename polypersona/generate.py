@@ -10,7 +10,7 @@ from pathlib import Path
 from filelock import FileLock
 from tqdm.auto import tqdm
 from .backends import LocalBackend, OpenAIBackend, Reply, Request
-from .core import append_jsonl, atomic_write, fail, read_jsonl, read_log, record_stage, redact, sha256, stages_done
+from .core import append_jsonl, fail, read_jsonl, read_log, record_stage, redact, sha256, stages_done, write_json
 from .dialogue import Question, check_debias, option_scores, pair_seed, parse_choice
 from .personas import Persona
 from .models import choose_precision, get_spec, load_model, load_trained, model_key
@@ -177,7 +177,7 @@ def generate(run_dir,  # the run directory, with its data set (and, for tuned, m
     out.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(out) + ".lock")  # domains answered in parallel notebooks share the file
     with lock:
-        atomic_write(saved, json.dumps(settings, indent=2) + "\n")
+        write_json(saved, settings)
         done = {r["id"] for r in read_log(out)}
     todo = [r for r in _order(records) if r["id"] not in done]
     if todo:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 from .backends import LocalBackend, OpenAIBackend, Request
-from .core import _read_yaml, append_jsonl, atomic_write, fail, plain_name, read_log, record_stage, redact, sha256
+from .core import append_jsonl, fail, plain_name, read_log, _read_yaml, record_stage, redact, sha256, write_json
 from .dialogue import Question, check_debias, option_scores, pair_seed, parse_choice, prompt_messages, record_messages
 from .generate import clean_answer
 from .models import choose_precision, get_spec, load_model, load_trained, model_key
@@ -270,7 +270,7 @@ def ask_panel(path, settings: dict, get_backend, method: str, questions: list[di
     changed = sorted(k for k in {*old, *settings} if old.get(k) != settings.get(k))
     if changed: fail(f"{path} holds answers made with other settings ({', '.join(changed)}; see {saved.name}); "
                      "delete both to ask again, or use a new --run directory")
-    atomic_write(saved, json.dumps(settings, indent=2) + "\n")
+    write_json(saved, settings)
     done = {(r["persona_id"], r["item"]) for r in read_log(path)}
     todo = [q for q in questions if (q["persona_id"], q["item"]) not in done]
     backend = get_backend() if todo else None

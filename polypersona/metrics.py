@@ -4,12 +4,12 @@
 
 # %% ../nbs/04_metrics.ipynb #cf06491c
 from __future__ import annotations
-import json, math, re, time, warnings
+import math, re, time, warnings
 from functools import lru_cache
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import atomic_write, check_run, fail, load_config, read_jsonl, record_stage, write_csv
+from .core import check_run, fail, load_config, read_jsonl, record_stage, write_csv, write_json
 
 # %% auto #0
 __all__ = ['MINILM', 'CLOSED_TYPES', 'ORDERED_TYPES', 'FIRST_PERSON', 'PERSONA_FIELDS', 'GROUP_METRICS', 'REQUIRED', 'OPTIONAL',
@@ -516,7 +516,7 @@ def write_scores(out, df: pd.DataFrame, summary: dict, groups: pd.DataFrame, div
     "Write per_example.csv, summary.json, groups.csv and divergence.csv into folder `out`."
     out = Path(out)
     return [write_csv(out / "per_example.csv", df.drop(columns=["options"]), "%.6g"),
-            atomic_write(out / "summary.json", json.dumps(summary, indent=2) + "\n"),
+            write_json(out / "summary.json", summary),
             write_csv(out / "groups.csv", groups, "%.6g"), write_csv(out / "divergence.csv", div, "%.6g")]
 
 # %% ../nbs/04_metrics.ipynb #073879bb

@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_models.ipynb #a5df6900
 from __future__ import annotations
-import importlib.util, logging, os, time
+import importlib.util, logging, os, re, time
 from dataclasses import dataclass
 from pathlib import Path
 from .core import cache_dir, fail
@@ -14,8 +14,8 @@ log = logging.getLogger(__name__)
 # %% auto #0
 __all__ = ['log', 'CHATML', 'PHI2', 'MISTRAL', 'LLAMA_TARGETS', 'REGISTRY', 'SMOLLM2_GGUF', 'TINY_CORPUS', 'ALLOW_PICKLE',
            'PICKLES', 'PRECISIONS', 'ModelSpec', 'get_spec', 'model_key', 'smollm2_gguf', 'smollm2_folder',
-           'tiny_model', 'pickle_allowed', 'load_options', 'check_folder', 'model_source', 'load_tokenizer', 'cpu_bf16',
-           'choose_precision', 'load_model', 'base_id', 'load_trained']
+           'tiny_model', 'pickle_allowed', 'load_options', 'check_folder', 'model_source', 'load_tokenizer', 'chat_ids',
+           'cpu_bf16', 'choose_precision', 'load_model', 'base_id', 'load_trained']
 
 # %% ../nbs/11_models.ipynb #87ec3cad
 CHATML = ("{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>' + '\n' }}{% endfor %}"
@@ -183,6 +183,21 @@ def load_tokenizer(name: str):
     if spec.chat_template: tok.chat_template = spec.chat_template
     if not tok.chat_template: fail(f"model {name!r} has no chat template; add one to its registry entry")
     return tok
+
+# %% ../nbs/11_models.ipynb #499c6da1
+_SLOT = re.compile("\ue000(\\d+)\ue001")  # private-use characters: no tokenizer or template gives them a meaning
+
+def chat_ids(tok, messages: list[dict], generation_prompt: bool = True) -> list[int]:
+    "The tokens of `messages` in `tok`'s chat template; special tokens written inside a message are plain text."
+    specials = {t.content for t in tok.added_tokens_decoder.values()}
+    if not any(s in m["content"] for m in messages for s in specials):
+        return tok(tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt), add_special_tokens=False)["input_ids"]
+    slots = [{**m, "content": f"\ue000{i}\ue001"} for i, m in enumerate(messages)]
+    parts, ids = _SLOT.split(tok.apply_chat_template(slots, tokenize=False, add_generation_prompt=generation_prompt)), []
+    for k, part in enumerate(parts):  # template, message 0, template, message 1, ...
+        text = messages[int(part)]["content"] if k % 2 else part
+        if text: ids += tok(text, add_special_tokens=False, split_special_tokens=bool(k % 2))["input_ids"]
+    return ids
 
 # %% ../nbs/11_models.ipynb #0824817d
 PRECISIONS = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}

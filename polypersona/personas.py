@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv, hashlib, io, json, logging, random, re, time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from .core import atomic_write, fail, open_run, read_jsonl, read_text, record_stage, write_jsonl
+from .core import fail, read_jsonl, read_text, record_stage, write_jsonl
 
 log = logging.getLogger(__name__)
 

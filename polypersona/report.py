@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import yaml
 from .batch import report_inputs
-from .core import atomic_write, environment, fail, read_manifest, record_stage, write_csv
+from .core import atomic_write, environment, fail, read_manifest, record_stage, write_csv, write_json
 from .metrics import bootstrap_ci
 
 # %% auto #0
@@ -219,8 +219,8 @@ def publish(run_dir, dest="figures") -> Path:
     human = [p.stem for p in sorted((run_dir / "tables").glob("human_*_summary.md")) + sorted((run_dir / "tables").glob("human_*_first_option.md"))]
     atomic_write(dest / "tables.md", "".join(f"## {t}\n\n{(run_dir / 'tables' / f'{t}.md').read_text()}\n" for t in (*main, *human)))
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
-    return atomic_write(dest / "manifest.json", json.dumps({
+    return write_json(dest / "manifest.json", {
         "profile": config["profile"], "run": run_dir.name, "published": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "environment": made.get("environment", environment()),
         "stages": {k: {"finished": s["finished"], "wall_s": s["wall_s"]} for k, s in made["stages"].items()},
-        "config": config}, indent=2) + "\n")
+        "config": config})

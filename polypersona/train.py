@@ -12,17 +12,17 @@ import torch
 from torch.utils.data import Sampler
 from transformers import TrainerCallback
 from trl import SFTTrainer
-from .core import atomic_write, environment, fail, read_jsonl, record_stage
-from .models import PRECISIONS, base_id, cpu_bf16, get_spec, load_options, load_tokenizer, model_key, model_source, tiny_model
+from .core import atomic_write, environment, fail, read_jsonl, record_stage, to_json, write_json
+from .models import PRECISIONS, base_id, chat_ids, cpu_bf16, get_spec, load_options, load_tokenizer, model_key, model_source, tiny_model
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'SCHEDULERS', 'LOG_FIELDS', 'TOY_QUESTIONS', 'check_settings', 'prompt_ids', 'encode_example',
-           'training_examples', 'Hardware', 'detect_hardware', 'Shape', 'model_shape', 'training_gb', 'Setup',
-           'choose_setup', 'model_config', 'load_for_training', 'lora_config', 'StepLog', 'Checkpoints',
-           'last_checkpoint', 'EpochLengthSampler', 'AnswerLossTrainer', 'adapter_dtypes', 'make_trainer',
-           'train_model', 'write_dataset', 'toy_records']
+__all__ = ['log', 'SCHEDULERS', 'LOG_FIELDS', 'TOY_QUESTIONS', 'check_settings', 'encode_example', 'training_examples',
+           'Hardware', 'detect_hardware', 'Shape', 'model_shape', 'training_gb', 'Setup', 'choose_setup',
+           'model_config', 'load_for_training', 'lora_config', 'StepLog', 'Checkpoints', 'last_checkpoint',
+           'EpochLengthSampler', 'AnswerLossTrainer', 'adapter_dtypes', 'make_trainer', 'train_model', 'write_dataset',
+           'toy_records']
 
 # %% ../nbs/02_qlora_train.ipynb #130245ca
 SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup")
@@ -56,15 +56,10 @@ def check_settings(c: dict) -> dict:
     return c
 
 # %% ../nbs/02_qlora_train.ipynb #9a08e5bb
-def prompt_ids(tok, messages: list[dict]) -> list[int]:
-    "The tokens of the chat prompt that asks for the next assistant turn (what generation feeds the model)."
-    text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    return tok(text, add_special_tokens=False)["input_ids"]
-
 def encode_example(tok, messages: list[dict]) -> dict:
     "`input_ids` and `labels` of a conversation whose last turn is the answer: -100 everywhere but the answer and its end of turn."
-    prompt = prompt_ids(tok, messages[:-1])
-    full = tok(tok.apply_chat_template(messages, tokenize=False), add_special_tokens=False)["input_ids"]
+    prompt = chat_ids(tok, messages[:-1])  # what generation feeds the model (models.chat_ids: no forged turns)
+    full = chat_ids(tok, messages, generation_prompt=False)
     if full[:len(prompt)] != prompt:
         fail("the chat template renders the prompt differently inside the whole conversation; the model would train on "
              "other prompts than it is asked with. Give the model a template whose generation prompt is a prefix of the conversation")
@@ -272,8 +267,7 @@ class Checkpoints(TrainerCallback):
     "Record the last checkpoint the trainer finished writing, in `last.json` beside the checkpoints."
     def on_save(self, args, state, control, **kw):
         if state.is_world_process_zero:
-            atomic_write(Path(args.output_dir) / "last.json", json.dumps({"step": state.global_step,
-                         "path": f"checkpoint-{state.global_step}"}) + "\n")
+            write_json(Path(args.output_dir) / "last.json", {"step": state.global_step, "path": f"checkpoint-{state.global_step}"}, indent=None)
 
 def last_checkpoint(folder) -> Path | None:
     "The last complete checkpoint in `folder`, or None."
@@ -414,7 +408,7 @@ def train_model(run_dir,  # the run directory, which holds dataset/
     hw = detect_hardware()
     setup = _resume_setup(out, choose_setup(hw, model_shape(config), c, max(len(r["input_ids"]) for r in train_rows)))
     if not (out / "state.json").exists() and not int(os.environ.get("RANK", 0)):
-        atomic_write(out / "state.json", json.dumps({**state, "setup": asdict(setup)}, indent=2) + "\n")
+        write_json(out / "state.json", {**state, "setup": asdict(setup)})
     for note in setup.decisions: log.info(note)
     model, tok = load_for_training(name, setup)
     ckpts = out / "checkpoints"
@@ -447,7 +441,7 @@ def _finish(run_dir: Path, out: Path, name, trainer, c, state, setup, hw, train_
     tuned.save_pretrained(str(tmp), save_embedding_layers=False)  # LoRA only: the embeddings are the base model's
     trainer.processing_class.save_pretrained(str(tmp))
     shutil.rmtree(out / "adapter", ignore_errors=True); os.replace(tmp, out / "adapter")
-    atomic_write(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+    write_json(out / "manifest.json", manifest)
     (out / "state.json").unlink(missing_ok=True)
     shutil.rmtree(out / "checkpoints", ignore_errors=True)
     files = sorted(p for p in (out / "adapter").iterdir() if p.is_file())
@@ -458,8 +452,8 @@ def _finish(run_dir: Path, out: Path, name, trainer, c, state, setup, hw, train_
 def write_dataset(run_dir, records: list[dict], content_hash: str = "example") -> Path:
     "Write `records` (each with `split` and `messages`) as a run's data set: the split files and the stats the stage reads."
     ds = Path(run_dir) / "dataset"
-    for s in ("train", "val", "test"): atomic_write(ds / f"{s}.jsonl", "".join(json.dumps(r) + "\n" for r in records if r["split"] == s))
-    atomic_write(ds / "stats.json", json.dumps({"content_hash": content_hash}) + "\n")
+    for s in ("train", "val", "test"): atomic_write(ds / f"{s}.jsonl", "".join(to_json(r) + "\n" for r in records if r["split"] == s))
+    write_json(ds / "stats.json", {"content_hash": content_hash}, indent=None)
     return ds
 
 # %% ../nbs/02_qlora_train.ipynb #ca07e332
