@@ -147,6 +147,7 @@ def read_source(m: dict, anywhere: bool = False) -> pd.DataFrame:
     if not path.is_file(): fail(f"{m['path']}: source {src!r} ({path}) does not exist; give a CSV path relative to the mapping")
     try: return pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e: fail(f"{path} is not a readable CSV file ({e}); save it as UTF-8 CSV with a header row")
+    except OSError as e: fail(f"{path} cannot be read ({e.strerror}); check its permissions")
 
 
 def _check_columns(m: dict, df: pd.DataFrame) -> None:

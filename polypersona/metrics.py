@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from .core import check_run, fail, load_config, read_jsonl, record_stage, write_csv, write_json
+from .models import model_key, refuse_code
 
 # %% auto #0
 __all__ = ['MINILM', 'CLOSED_TYPES', 'ORDERED_TYPES', 'FIRST_PERSON', 'PERSONA_FIELDS', 'GROUP_METRICS', 'REQUIRED', 'OPTIONAL',
@@ -69,7 +70,9 @@ def bert_scorer(model: str = MINILM, layer: int | None = None, batch_size: int =
     "A reusable `BERTScorer` for `model` (MINILM: the packaged one; else a hub id) at `layer` (None: bert-score's default)."
     from bert_score import BERTScorer
     if model == MINILM: return BERTScorer(model_type=minilm_path(), num_layers=layer or 6, batch_size=batch_size)
-    try: return BERTScorer(model_type=model, num_layers=layer, batch_size=batch_size)
+    try:
+        refuse_code(model)  # bert-score loads without trust_remote_code; a backbone that needs its own code stops here
+        return BERTScorer(model_type=model, num_layers=layer, batch_size=batch_size)
     except (OSError, KeyError) as e:
         fail(f"BERTScore backbone {model!r} cannot be loaded ({type(e).__name__}); without the hub use "
              f"metrics.bertscore_model: {MINILM}")
@@ -195,7 +198,7 @@ def persona_card(p: dict) -> str:
 @lru_cache(maxsize=1)
 def sentence_encoder():
     from sentence_transformers import SentenceTransformer
-    return SentenceTransformer(minilm_path(), device="cpu")
+    return SentenceTransformer(minilm_path(), device="cpu", trust_remote_code=False)
 
 
 def sentence_vectors(texts: list[str], batch_size: int = 64, encoded: dict | None = None) -> np.ndarray:
@@ -542,7 +545,6 @@ def score_file(predictions,  # a JSONL file whose lines have id, reference and p
 
 def metrics_dir(run_dir, name: str, variant: str, split: str = "test") -> Path:
     "Where the scores of `variant` of model `name` on `split` go."
-    from polypersona.models import model_key
     return Path(run_dir) / "metrics" / model_key(name) / (variant if split == "test" else f"{variant}-{split}")
 
 
@@ -555,7 +557,6 @@ def evaluate(run_dir,  # the run directory, with generations
     "Stage 04: score the run's generations of `name` and `variant`; write metrics/<model>/<variant>/."
     from polypersona.core import read_manifest
     from polypersona.generate import output_path
-    from polypersona.models import model_key
     started, path = time.time(), output_path(run_dir, name, variant, split)
     made = f"generate:{model_key(name)}:{variant}:{split}"
     if made not in read_manifest(run_dir)["stages"]:

@@ -14,8 +14,8 @@ log = logging.getLogger(__name__)
 # %% auto #0
 __all__ = ['log', 'CHATML', 'PHI2', 'MISTRAL', 'LLAMA_TARGETS', 'REGISTRY', 'SMOLLM2_GGUF', 'TINY_CORPUS', 'ALLOW_PICKLE',
            'PICKLES', 'PRECISIONS', 'ModelSpec', 'get_spec', 'model_key', 'smollm2_gguf', 'smollm2_folder',
-           'tiny_model', 'pickle_allowed', 'load_options', 'check_folder', 'model_source', 'load_tokenizer', 'chat_ids',
-           'cpu_bf16', 'choose_precision', 'load_model', 'base_id', 'load_trained']
+           'tiny_model', 'pickle_allowed', 'load_options', 'check_folder', 'refuse_code', 'model_source',
+           'load_tokenizer', 'chat_ids', 'cpu_bf16', 'choose_precision', 'load_model', 'base_id', 'load_trained']
 
 # %% ../nbs/11_models.ipynb #87ec3cad
 CHATML = ("{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>' + '\n' }}{% endfor %}"
@@ -162,6 +162,17 @@ def check_folder(folder: Path) -> Path:
              f"safetensors (save_pretrained does by default), or set {ALLOW_PICKLE}=1 if you trust the folder")
     return folder
 
+# %% ../nbs/11_models.ipynb #b1f0efc2
+def refuse_code(source: str) -> None:
+    "Refuse a model (a local folder or a hub id) whose config needs code of its own, without asking on standard input."
+    from transformers import AutoConfig
+    if Path(source).is_dir(): check_folder(Path(source)); return
+    try: AutoConfig.from_pretrained(source, trust_remote_code=False)
+    except ValueError as e:
+        if "trust_remote_code" in str(e): fail(f"model {source!r} needs code of its own to load (trust_remote_code); polypersona loads only "
+                                                "architectures that transformers ships: choose another model")
+        raise
+
 # %% ../nbs/11_models.ipynb #301572e5
 def model_source(name: str) -> str:
     "What `from_pretrained` loads model `name` from (a local folder checked first): the embedded folder, a hub id or a folder."
@@ -184,7 +195,7 @@ def load_tokenizer(name: str):
     if not tok.chat_template: fail(f"model {name!r} has no chat template; add one to its registry entry")
     return tok
 
-# %% ../nbs/11_models.ipynb #499c6da1
+# %% ../nbs/11_models.ipynb #07f3c3a1
 _SLOT = re.compile("\ue000(\\d+)\ue001")  # private-use characters: no tokenizer or template gives them a meaning
 
 def chat_ids(tok, messages: list[dict], generation_prompt: bool = True) -> list[int]:
