@@ -1,5 +1,5 @@
 "End to end through the installed command: outputs, determinism, resumable runs and one-line user errors."
-import json
+import json, os
 import pytest
 from conftest import run_cli
 
@@ -200,3 +200,10 @@ def test_library_warnings_stay_off_the_error_line(tiny_build):
     before = (tiny_build / "config.yaml").read_bytes()
     assert "train.epochs is 0; it should be 1 or more" in user_error("train", "--run", tiny_build, "--model", "tiny-random", "--epochs", "0")
     assert (tiny_build / "config.yaml").read_bytes() == before  # refused input leaves the run's settings as they were
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file; permissions cannot be tested as root")
+def test_an_unreadable_file_is_one_line(tmp_path):
+    (tmp_path / "p.csv").write_text("id,age\nr1,30\n")
+    (tmp_path / "p.csv").chmod(0)
+    assert "p.csv cannot be read (Permission denied); check its permissions" in user_error("personas", "--run", tmp_path / "run", "--from", tmp_path / "p.csv")
