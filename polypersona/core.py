@@ -270,7 +270,7 @@ def run_lock(run_dir):
     "Hold `run_dir`'s writer lock and clear interrupted writes; a second process fails in one line."
     from filelock import FileLock, Timeout
     run_dir = check_run(run_dir)
-    if run_dir.resolve() in _HELD:
+    if run_dir.resolve() in _HELD or int(os.environ.get("RANK", 0)) > 0:  # held here, or by rank 0 of this torchrun
         yield run_dir
         return
     made = not run_dir.exists()

@@ -75,10 +75,11 @@ def test_server_teacher_end_to_end(tmp_path):
     from polypersona.core import PolyPersonaError, open_run
     with pytest.raises(PolyPersonaError, match="give the full address again"): OpenAIBackend(open_run(run)["teacher"]["base_url"], model)
     # the server is gone now: a new build fails with one line that says so
-    res = run_cli("build-dataset", "--run", tmp_path / "gone", "--profile", TINY, "--teacher", "openai", "--base-url", base_url, "--model", model)
-    assert res.returncode == 2  # personas and plan first
-    ok("personas", "--run", tmp_path / "gone"); ok("plan", "--run", tmp_path / "gone")
-    res = run_cli("build-dataset", "--run", tmp_path / "gone")
+    gone = tmp_path / "gone"
+    assert run_cli("build-dataset", "--run", gone, "--profile", TINY, "--teacher", "openai", "--base-url", base_url, "--model", model).returncode == 2
+    assert not gone.exists()  # personas and plan first; the refused command left nothing behind
+    ok("personas", "--run", gone, "--profile", TINY); ok("plan", "--run", gone)
+    res = run_cli("build-dataset", "--run", gone, "--teacher", "openai", "--base-url", base_url, "--model", model)
     last = res.stderr.strip().splitlines()[-1]  # after the progress bar
     assert res.returncode == 2 and last.startswith("polypersona: error: cannot reach the server") and "Traceback" not in res.stderr
 
