@@ -112,6 +112,7 @@ def load_bank(path=None, domains=None) -> list[Question]:
     if path.suffix.lower() not in (".yaml", ".yml", ".json"): fail(f"question bank {path}: use a .yaml, .yml or .json file")
     try: data = yaml.safe_load(read_text(path, "question bank"))  # YAML reads JSON too
     except yaml.YAMLError as e: fail(f"question bank {path} is not valid YAML or JSON: {str(e).splitlines()[0]}")
+    except RecursionError: fail(f"question bank {path} is nested too deeply to read; flatten it")
     src = str(path)
     if isinstance(data, dict) and "questions" in data:
         scales = {**SCALES, **(data.get("scales") or {})}

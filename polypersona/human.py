@@ -162,7 +162,9 @@ def _check_columns(m: dict, df: pd.DataFrame) -> None:
 def respondent(m: dict, row: pd.Series, pid: str, where: str) -> Persona:
     "The persona of one respondent: its card fields and the description written from them."
     fields = {k: label(row[s["column"]], s, f"{where}, column {s['column']!r}") for k, s in m["persona"].items() if k != "description"}
-    if fields.get("age") is not None: fields["age"] = int(fields["age"])
+    if fields.get("age") is not None:
+        try: fields["age"] = int(float(fields["age"]))
+        except (TypeError, ValueError): fail(f"{where}, column {m['persona']['age']['column']!r}: age {fields['age']!r} is not a number of years; fix the cell or leave it empty")
     p = Persona(pid, **{k: (str(v) if v is not None and k != "age" else v) for k, v in fields.items()}, source=f"survey:{m['name']}")
     template = m["persona"].get("description")
     if template:

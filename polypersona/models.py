@@ -146,7 +146,7 @@ def _asks_for_code(file: Path) -> bool:
     "Whether a folder's config file names code of its own (`auto_map`)."
     import json
     try: return "auto_map" in json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, TypeError) as e:
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, RecursionError) as e:
         fail(f"{file} cannot be read as a JSON config ({type(e).__name__}); give a folder saved by transformers' save_pretrained")
 
 

@@ -275,6 +275,7 @@ def _json_rows(path) -> list[dict]:
     if Path(path).suffix == ".json" and text.lstrip().startswith("["):
         try: rows = json.loads(text)
         except json.JSONDecodeError as e: fail(f"persona file {path}: not valid JSON ({e.msg} at line {e.lineno}); fix the file")
+        except RecursionError: fail(f"persona file {path} is nested too deeply to read; flatten it")
         if not all(isinstance(r, dict) for r in rows): fail(f"persona file {path}: expected a list of JSON objects")
         return rows
     return read_jsonl(path, "persona file")

@@ -96,6 +96,7 @@ BAD_PERSONA_FILES = {  # file name, content, what the error line must say
     "object.jsonl": ('{"id": "r1", "occupation": {"title": "nurse"}}\n', "object.jsonl, row 1: field 'occupation' should be text"),
     "huge.csv": ("id,description\nr1,\"" + "x" * 200_000 + "\"\n", "huge.csv is not a readable CSV file (field larger than field limit"),
     "deep.jsonl": ("[" * 100_000 + "]" * 100_000 + "\n", "deep.jsonl, line 1: nested too deeply to read"),
+    "deep.json": ("[" * 100_000 + "]" * 100_000 + "\n", "deep.json is nested too deeply to read"),
 }
 
 
@@ -130,6 +131,7 @@ BAD_BANKS = {
     "type.yaml": ("- {id: q1, domain: finance, type: ranking, text: 'Why?'}\n", "question type 'ranking' is unknown"),
     "missing.yaml": ("- {id: q1, domain: finance, type: open, text: 'Why?'}\n",
                      "no question for domain 'demographics', which has a quota"),
+    "deep.json": ("[" * 100_000 + "]" * 100_000 + "\n", "is nested too deeply to read; flatten it"),
 }
 
 
@@ -207,3 +209,9 @@ def test_an_unreadable_file_is_one_line(tmp_path):
     (tmp_path / "p.csv").write_text("id,age\nr1,30\n")
     (tmp_path / "p.csv").chmod(0)
     assert "p.csv cannot be read (Permission denied); check its permissions" in user_error("personas", "--run", tmp_path / "run", "--from", tmp_path / "p.csv")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes any folder; permissions cannot be tested as root")
+def test_a_run_folder_that_cannot_be_written_is_one_line(tmp_path):
+    (tmp_path / "locked").mkdir(mode=0o500)
+    assert "is not writable by this user" in user_error("personas", "--run", tmp_path / "locked" / "run", "--profile", "smoke")

@@ -157,6 +157,8 @@ def test_bad_mappings_and_data(tmp_path, capsys):
     assert "broken.yaml is not valid YAML: expected ',' or '}', but got '?' (line 3, column 26); quote text" in error(tmp_path / "broken.yaml")
     assert "'items' is empty" in error(edited(user_survey(tmp_path, people()), lambda m: m.update(items=[])))
     assert "'rid' has 'r1' more than once" in error(user_survey(tmp_path, ["r1,30,f,2,tv", "r1,31,m,3,web"]))
+    for age in ("forty", "\u00b2"):
+        assert f"column 'age': age '{age}' is not a number of years" in error(user_survey(tmp_path, [f"rx,{age},f,2,tv"] + people()))
     latin1 = user_survey(tmp_path, people())
     (tmp_path / "panel.csv").write_bytes("rid,age,sex,trust,news\nr1,30,f,2,t\xe9l\xe9\n".encode("latin-1"))
     assert "panel.csv is not a readable CSV file" in error(latin1)
