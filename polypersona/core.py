@@ -14,7 +14,7 @@ import yaml
 # %% auto #0
 __all__ = ['FORMULA_STARTS', 'CONFIGS', 'OPEN_KEYS', 'STAGES', 'PACKAGES', 'PolyPersonaError', 'fail', 'atomic_write', 'finite',
            'to_json', 'write_json', 'write_jsonl', 'write_csv', 'read_text', 'read_jsonl', 'append_jsonl', 'read_log',
-           'profile_names', 'merge_config', 'nest', 'load_config', 'redact', 'check_url', 'check_run', 'plain_name',
+           'profile_names', 'merge_config', 'nest', 'load_config', 'redact', 'check_url', 'writable_dir', 'plain_name',
            'open_run', 'run_lock', 'sha256', 'read_manifest', 'stages_done', 'environment', 'record_stage', 'cache_dir',
            'library_hash', 'example_run']
 
@@ -210,16 +210,16 @@ def check_url(url: str, key: str) -> str:
     return url
 
 # %% ../nbs/10_core.ipynb #df17a6de
-def check_run(run_dir, flag: str = "--run") -> Path:
-    "`run_dir` as a path, refused in one line (naming `flag`) where it cannot be a folder to write into."
-    if not str(run_dir).strip(): fail(f"{flag} is empty; give a folder, e.g. {flag} runs/cpu")
-    path = Path(run_dir)
+def writable_dir(given, flag: str = "--run") -> Path:
+    "The folder `given` (for option `flag`) as a path, refused in one line where it cannot be a folder to write into."
+    if not str(given).strip(): fail(f"{flag} is empty; give a folder, e.g. {flag} runs/cpu")
+    path = Path(given)
     try: path.resolve(strict=False)
-    except (RuntimeError, OSError): fail(f"{flag} {run_dir} cannot be resolved (a symlink loop?); give another folder")
-    if path.exists() and not path.is_dir(): fail(f"{flag} {run_dir} is a file, not a folder; give a folder")
-    if path.is_symlink() and not path.exists(): fail(f"{flag} {run_dir} is a broken symlink or a symlink loop; give another folder")
+    except (RuntimeError, OSError): fail(f"{flag} {given} cannot be resolved (a symlink loop?); give another folder")
+    if path.exists() and not path.is_dir(): fail(f"{flag} {given} is a file, not a folder; give a folder")
+    if path.is_symlink() and not path.exists(): fail(f"{flag} {given} is a broken symlink or a symlink loop; give another folder")
     existing = next(p for p in [path, *path.absolute().parents] if p.exists())
-    if not os.access(existing, os.W_OK | os.X_OK): fail(f"{flag} {run_dir}: {existing} is not writable by this user; give a folder you can write")
+    if not os.access(existing, os.W_OK | os.X_OK): fail(f"{flag} {given}: {existing} is not writable by this user; give a folder you can write")
     return path
 
 
@@ -242,7 +242,7 @@ def _dotted(cfg: dict, key: str):
 # %% ../nbs/10_core.ipynb #acfe9241
 def open_run(run_dir, profile: str | None = None, overrides: dict | None = None) -> dict:
     "The config of the run in `run_dir`, made from `profile` (default `cpu`) and `overrides` on first use."
-    run_dir, overrides = check_run(run_dir), {k: v for k, v in (overrides or {}).items() if v is not None}
+    run_dir, overrides = writable_dir(run_dir), {k: v for k, v in (overrides or {}).items() if v is not None}
     saved = run_dir / "config.yaml"
     if not saved.exists(): cfg = load_config(profile or "cpu", overrides)
     else:
@@ -269,7 +269,7 @@ _HELD = set()  # the runs this process holds: a command that calls another on it
 def run_lock(run_dir):
     "Hold `run_dir`'s writer lock and clear interrupted writes; a second process fails in one line."
     from filelock import FileLock, Timeout
-    run_dir = check_run(run_dir)
+    run_dir = writable_dir(run_dir)
     if run_dir.resolve() in _HELD or int(os.environ.get("RANK", 0)) > 0:  # held here, or by rank 0 of this torchrun
         yield run_dir
         return

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import check_run, fail, load_config, read_jsonl, record_stage, write_csv, write_json
+from .core import writable_dir, fail, load_config, read_jsonl, record_stage, write_csv, write_json
 from .models import model_key, refuse_code
 
 # %% auto #0
@@ -535,7 +535,7 @@ def score_file(predictions,  # a JSONL file whose lines have id, reference and p
                cfg: dict | None = None,  # a config (its `metrics` section); None: the defaults
                ) -> dict:  # the summary
     "Score a predictions file; write the tables into `out`."
-    cfg, out = (cfg or load_config("cpu"))["metrics"], check_run(out, "--out")  # before the scoring, not after
+    cfg, out = (cfg or load_config("cpu"))["metrics"], writable_dir(out, "--out")  # before the scoring, not after
     started = time.time()
     df, summary, groups, div = score_rows(read_jsonl(predictions, "predictions file"), cfg, str(predictions))
     summary["source"] = {"predictions": str(predictions), "seconds": round(time.time() - started, 1)}
