@@ -1,7 +1,7 @@
 """The requests the speed benchmarks answer: a few personas, each asked several questions of the built-in bank
 (about eight a persona, as in the paper and the cpu profile), closed and open mixed as in the bank."""
 from polypersona.backends import Request
-from polypersona.dialogue import load_bank, prompt_messages
+from polypersona.questions import load_bank, prompt_messages
 from polypersona.personas import sample_personas
 
 

@@ -9,7 +9,7 @@ were chosen (`teacher.debias` in the data card, `debias` in generations/<model>/
 import argparse, json
 from pathlib import Path
 from polypersona.core import read_jsonl
-from polypersona.dialogue import closed_shares
+from polypersona.questions import closed_shares
 
 
 def line(label: str, rows: list[dict]) -> str:

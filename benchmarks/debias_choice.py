@@ -1,4 +1,4 @@
-"""Which debiasing method answers like the people: every method of `polypersona.dialogue.DEBIAS` on the validation
+"""Which debiasing method answers like the people: every method of `polypersona.questions.DEBIAS` on the validation
 respondents of a survey (ANES 1996 by default), with the embedded model (or a run's dialogue-tuned adapter), scored.
 
     .venv/bin/python benchmarks/debias_choice.py [--run runs/cpu] [--respondents N]
@@ -16,7 +16,7 @@ import argparse, time
 import pandas as pd
 from polypersona.backends import LocalBackend
 from polypersona.core import load_config
-from polypersona.dialogue import DEBIAS, NO_PERSONA, _shown
+from polypersona.questions import DEBIAS, NO_PERSONA, _shown
 from polypersona.human import (BASELINES, DEMOGRAPHIC, PEOPLE, baselines, compare, import_survey, panel_questions, sample_survey,
                                split_respondents)
 from polypersona.models import load_model, load_trained

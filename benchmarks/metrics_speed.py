@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from polypersona import metrics
 from polypersona.core import load_config
-from polypersona.train import toy_records
+from polypersona.testing import toy_records
 
 ROOT = Path(__file__).resolve().parents[1]
 REPLICATION = ROOT.parent / "shared" / "research" / "data" / "Polypersona_Replication" / "generated_data_2"
@@ -25,7 +25,7 @@ REPLICATION = ROOT.parent / "shared" / "research" / "data" / "Polypersona_Replic
 
 def rows(n: int) -> list[dict]:
     if REPLICATION.is_dir():
-        from polypersona.dialogue import import_original
+        from polypersona.teacher import import_original
         recs = import_original(REPLICATION)[3]
     else: recs = toy_records(200)
     recs = [recs[i % len(recs)] | {"id": f"{recs[i % len(recs)]['id']}-{i}"} for i in range(n)]

@@ -13,7 +13,7 @@ on two splits of the same data:
 - random: the replication's split as published. 180 of its 358 test (persona, question) prompts also occur in
   its training split, 100 of them with the very same answer, and every test persona answers in training.
 - persona: the (persona, question) duplicates removed (the first row of each pair kept), then re-split so that no
-  val or test persona answers in training (`polypersona.dialogue.split_by_persona`, 80 / 10 / 10).
+  val or test persona answers in training (`polypersona.questions.split_by_persona`, 80 / 10 / 10).
 
 On two CPU cores the whole training split takes hours (about 2.2 s an example an epoch), so by default a seeded
 sample of `--train` training rows and `--test` test rows is used (`--train 0 --test 0`: every row). Each split is
@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from polypersona.core import environment, fail, open_run, read_jsonl, read_manifest, stages_done, write_jsonl
-from polypersona.dialogue import build_import, import_original, read_original, split_by_persona
+from polypersona.questions import split_by_persona
+from polypersona.teacher import build_import, import_original, read_original
 from polypersona.generate import generate, output_path
 from polypersona.metrics import bootstrap_ci, corpus_sacrebleu, divergence_table, score_rows
 from polypersona.train import model_key, train_model

@@ -31,10 +31,10 @@ REPLICATION = ROOT.parent / "shared" / "research" / "data" / "Polypersona_Replic
 
 def records(run: str | None, n: int) -> list[dict]:
     from polypersona.core import read_jsonl
-    from polypersona.train import toy_records
+    from polypersona.testing import toy_records
     if run: return read_jsonl(Path(run) / "dataset" / "train.jsonl")[:n]
     if REPLICATION.is_dir():
-        from polypersona.dialogue import import_original
+        from polypersona.teacher import import_original
         return [r for r in import_original(REPLICATION)[3] if r["split"] == "train"][:n]
     return toy_records(n)
 

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'Request', 'Reply', 'contiguous_head', 'LocalBackend', 'shared_starts', 'left_pad', 'positions',
-           'sentence_stop', 'OpenAIBackend', 'local_server', 'make_backend']
+           'sentence_stop', 'OpenAIBackend', 'local_server', 'server_backend', 'make_backend']
 
 # %% ../nbs/12_backends.ipynb #96725e6c
 @dataclass
@@ -336,9 +336,19 @@ def local_server(model: str = "smollm2-135m",  # a registry name or a model fold
         logf.close()
 
 # %% ../nbs/12_backends.ipynb #9a23404f
+def server_backend(s: dict,  # a config section with the server's settings (base_url, api_key_env, concurrency, ...)
+                   section: str,  # its name, for errors: teacher, generate or human
+                   model: str,  # the name the server gives the model
+                   temperature: float | None = None,  # default: the section's
+                  ) -> OpenAIBackend:
+    "The OpenAI-compatible server that config section `s` points at."
+    if not s["base_url"]: fail(f"{section}.base_url is not set; give the server's address, e.g. --base-url http://127.0.0.1:8000/v1")
+    return OpenAIBackend(s["base_url"], model, s["api_key_env"], s["concurrency"], s["timeout_s"], s["http_retries"],
+                         s["temperature"] if temperature is None else temperature, s["top_p"])
+
+
 def make_backend(t: dict):
     "The backend that the `teacher` section of a config describes."
     if t["backend"] == "local": return LocalBackend(t["model"], t["batch_size"], t["temperature"], t["top_p"], t["choice"], precision=t["precision"])
-    if t["backend"] == "openai":
-        return OpenAIBackend(t["base_url"], t["model"], t["api_key_env"], t["concurrency"], t["timeout_s"], t["http_retries"], t["temperature"], t["top_p"])
+    if t["backend"] == "openai": return server_backend(t, "teacher", t["model"])
     fail(f"teacher.backend {t['backend']!r} does not answer questions; use 'local' or 'openai'")

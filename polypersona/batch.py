@@ -11,12 +11,15 @@ from pathlib import Path
 from typing import Callable
 from tqdm.auto import tqdm
 import polypersona
-from .core import fail, read_jsonl, read_manifest, sha256, stages_done
+from .core import fail, read_jsonl, read_manifest, stages_done
 from .models import get_spec, model_key
+from .questions import DOMAINS, load_bank
+from .report import report_inputs
+from .human import load_mapping
 
 # %% auto #0
-__all__ = ['Step', 'split_domains', 'answered', 'report_inputs', 'data_steps', 'model_steps', 'report_steps', 'notebooks_dir',
-           'execute', 'run_steps', 'needs_gpu', 'preflight', 'run_batch']
+__all__ = ['Step', 'split_domains', 'answered', 'data_steps', 'model_steps', 'report_steps', 'notebooks_dir', 'execute',
+           'run_steps', 'needs_gpu', 'preflight', 'run_batch']
 
 # %% ../nbs/13_batch.ipynb #b55861b5
 @dataclass
@@ -53,12 +56,6 @@ def answered(run_dir, model: str, domain: str) -> bool:
         have = {json.loads(l)["id"] for l in lines if l.endswith("\n")}
         if not want <= have: return False
     return True
-
-
-def report_inputs(run_dir) -> dict:
-    "The score files the report reads, with their hashes: a report made from other scores is out of date."
-    run_dir = Path(run_dir)
-    return {str(p.relative_to(run_dir)): sha256(p) for p in sorted((run_dir / "metrics").glob("*/*/summary.json"))}
 
 
 def data_steps(run_dir, profile: str) -> list[Step]:
@@ -165,7 +162,6 @@ def needs_gpu(cfg: dict) -> bool:
 
 def preflight(cfg: dict, cuda: bool | None = None):
     "Refuse a profile this machine cannot run: unknown models or domains, or 4-bit training without CUDA."
-    from polypersona.dialogue import DOMAINS, load_bank
     if not cfg["models"]: fail(f"profile {cfg['profile']!r} lists no models; give it at least one under models:")
     for m in cfg["models"]: get_spec(m)
     quotas = {d for d, q in cfg["plan"]["quotas"].items() if q}
@@ -185,7 +181,6 @@ def run_batch(run_dir, cfg: dict,  # the run directory and its config (from `ope
              ) -> dict:  # step name: seconds, or "skipped"
     "Execute every stage notebook of the profile on `run_dir`: data, models, report. Resumes where a run stopped."
     import torch
-    from .human import load_mapping
     preflight(cfg)
     run_dir, profile, gpus = Path(run_dir).resolve(), cfg["profile"], torch.cuda.device_count()
     out, result = run_dir / "notebooks", {}

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['MAIN_METRICS', 'COMMANDS', 'FLAGS', 'CHOICES', 'personas', 'plan', 'teacher_overrides', 'build_dataset_command',
-           'train', 'generate', 'main_metrics', 'evaluate', 'serve', 'human', 'reproduce', 'make_parser',
+           'train', 'generate', 'main_metrics', 'evaluate', 'report', 'serve', 'human', 'reproduce', 'make_parser',
            'quiet_libraries', 'main']
 
 # %% ../nbs/19_cli.ipynb #d996a935
@@ -12,9 +12,16 @@ import argparse, inspect, logging, sys, time
 from pathlib import Path
 from fastcore.docments import docments
 from . import __version__
-from .core import PolyPersonaError, fail, open_run, run_lock
-from .dialogue import build_dataset, build_plan, format_stats
+from .core import PolyPersonaError, fail, load_config, open_run, run_lock
+from .backends import local_server
 from .personas import build_personas, load_personas
+from .questions import build_plan, format_stats
+from .teacher import build_dataset
+from .generate import generate as run_generate
+from .metrics import evaluate as run_evaluate, metrics_dir, score_file
+from .report import build_report, load_scores, publish
+from .human import human_benchmark
+from .batch import preflight, run_batch
 
 # %% ../nbs/19_cli.ipynb #2f2dcdeb
 def personas(run: str,  # the run directory, e.g. runs/cpu
@@ -80,7 +87,7 @@ def train(run: str,  # the run directory, which holds dataset/
           profile: str = None,  # profile of a new run: cpu (default), smoke, paper, colab-t4, or a YAML file
          ):
     "Stage 02: fine-tune a LoRA adapter (QLoRA on a CUDA GPU) on the run's data set; write RUN/models/MODEL/."
-    from polypersona.train import model_key, train_model
+    from polypersona.train import model_key, train_model  # here, not above: trl takes seconds to import
     cfg = open_run(run, profile, {"train.epochs": epochs, "train.learning_rate": learning_rate, "train.lora.r": lora_r,
                                   "train.micro_batch": micro_batch, "train.quantization": quantization, "train.precision": precision})
     model = model or cfg["models"][0]
@@ -102,7 +109,6 @@ def generate(run: str,  # the run directory, with its data set (and, for tuned, 
              profile: str = None,  # profile of a new run: cpu (default), smoke, paper, colab-t4, or a YAML file
             ):
     "Stage 03: answer the split's questions with the base or tuned model; append them to RUN/generations/MODEL/VARIANT.jsonl."
-    from polypersona.generate import generate as run_generate
     cfg = open_run(run, profile, {"generate.backend": backend, "generate.base_url": base_url})
     s = run_generate(run, cfg, model or cfg["models"][0], variant, domain, split, server_model)
     print(f"{s['answered_now']} answered now, {s['answered']} of {s['of']} in all -> {s['file']}")
@@ -124,8 +130,6 @@ def evaluate(run: str = None,  # a run directory whose generations to score (wit
              bertscore_model: str = None,  # all-minilm-l6-v2 (offline, the default) or a hub id, e.g. microsoft/deberta-xlarge-mnli
             ):
     "Stage 04: score answers against their references (text, survey, persona and group metrics); print the main ones."
-    from polypersona.core import load_config
-    from polypersona.metrics import evaluate as run_evaluate, metrics_dir, score_file
     if (run is None) == (predictions is None): fail("give either --run (a run's generations) or --predictions FILE (with --out)")
     overrides = {"metrics.bertscore_model": bertscore_model} if bertscore_model else {}
     if predictions:
@@ -139,12 +143,21 @@ def evaluate(run: str = None,  # a run directory whose generations to score (wit
     o = s["overall"]
     print(f"{o['answers']} answers: {main_metrics(o)} -> {where}")
 
+# %% ../nbs/19_cli.ipynb #10ea54ff
+def report(run: str,  # the run directory, with the scores of stage 04
+           figures: str = None,  # also copy the figures and main tables, with a manifest, into this folder
+          ):
+    "Stage 05: the run's tables (CSV, Markdown, LaTeX) and figures (PNG, PDF) from its scores; print the main scores."
+    tables = build_report(run, open_run(run))
+    for (model, variant), s in load_scores(run).items(): print(f"{model} {variant}: {main_metrics(s['overall'])}")
+    print(f"{len(tables)} tables -> {Path(run) / 'tables'}; figures -> {Path(run) / 'figures'}")
+    if figures: print(f"published: {publish(run, figures)}")
+
 # %% ../nbs/19_cli.ipynb #6aa4bc78
 def serve(model: str = "smollm2-135m",  # a registry name or a model folder
           port: int = 8000,  # the port on 127.0.0.1
          ):
     "Serve a model on 127.0.0.1 as an OpenAI-compatible server (transformers serve) until Ctrl-C."
-    from polypersona.backends import local_server
     with local_server(model, port) as (base_url, name):
         print(f"serving {model} at {base_url}\nuse it as a teacher: polypersona build-dataset --run DIR --teacher openai "
               f"--base-url {base_url} --model {name}\nstop with Ctrl-C", flush=True)
@@ -166,7 +179,6 @@ def human(run: str = "runs/cpu",  # the run directory (the main job's by default
           source_anywhere: bool = False,  # let a mapping read a CSV outside its own folder (only a mapping you trust)
          ):
     "Stage 06: a real survey's respondents (ANES 1996 by default) answer its items as personas; print how close the model comes to the people, beside the baselines."
-    from polypersona.human import human_benchmark
     cfg = open_run(run, profile, {"human.survey": str(Path(survey).resolve()) if survey and Path(survey).suffix else survey,
                                   "human.respondents": respondents, "human.backend": backend, "human.base_url": base_url,
                                   "human.variants": variants and [v.strip() for v in variants.split(",")], "human.debias": debias,
@@ -188,9 +200,6 @@ def reproduce(profile: str = "cpu",  # cpu (the default main job), smoke, paper,
               figures: str = None,  # also copy the figures and main tables, with a manifest, into this folder (make reproduce: figures)
              ):
     "Execute every stage notebook of a profile with papermill, per model (and domain, where the profile says); print the main scores and where the tables and figures are."
-    from polypersona.batch import preflight, run_batch
-    from polypersona.core import load_config
-    from polypersona.report import load_scores, publish
     if workers < 1: fail(f"--workers is {workers}; give 1 or more")
     if Path(profile).suffix in (".yaml", ".yml"): profile = str(Path(profile).resolve())  # the notebooks run in nbs/
     run = run or str(Path("runs") / Path(profile).stem)
@@ -208,7 +217,7 @@ def reproduce(profile: str = "cpu",  # cpu (the default main job), smoke, paper,
 
 # %% ../nbs/19_cli.ipynb #66415bcc
 COMMANDS = {"personas": personas, "plan": plan, "build-dataset": build_dataset_command, "train": train, "generate": generate,
-            "evaluate": evaluate, "serve": serve, "human": human, "reproduce": reproduce}
+            "evaluate": evaluate, "report": report, "serve": serve, "human": human, "reproduce": reproduce}
 FLAGS = {"from_": "--from"}
 CHOICES = {"plan.split": ("persona", "random"), "generate.split": ("test", "val"), "evaluate.split": ("test", "val"), "variant": ("base", "tuned"), "backend": ("local", "openai"),
            "quantization": ("auto", "4bit", "none"), "precision": ("auto", "bf16", "fp16", "fp32")}  # by argument, or command.argument

@@ -12,11 +12,11 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['FORMULA_STARTS', 'CONFIGS', 'OPEN_KEYS', 'STAGES', 'PACKAGES', 'PolyPersonaError', 'fail', 'atomic_write', 'finite',
-           'to_json', 'write_json', 'write_jsonl', 'write_csv', 'read_text', 'read_jsonl', 'append_jsonl', 'read_log',
-           'profile_names', 'merge_config', 'nest', 'load_config', 'redact', 'check_url', 'writable_dir', 'plain_name',
-           'open_run', 'run_lock', 'sha256', 'read_manifest', 'stages_done', 'environment', 'record_stage', 'cache_dir',
-           'library_hash', 'example_run']
+__all__ = ['FORMULA_STARTS', 'CONFIGS', 'OPEN_KEYS', 'PAPER_FILE', 'STAGES', 'PACKAGES', 'PolyPersonaError', 'fail',
+           'atomic_write', 'finite', 'to_json', 'write_json', 'write_jsonl', 'write_csv', 'read_text', 'read_jsonl',
+           'append_jsonl', 'read_log', 'resume_log', 'profile_names', 'read_yaml', 'paper_numbers', 'merge_config',
+           'nest', 'load_config', 'redact', 'check_url', 'writable_dir', 'plain_name', 'open_run', 'run_lock', 'sha256',
+           'read_manifest', 'stages_done', 'environment', 'record_stage', 'cache_dir', 'library_hash', 'example_run']
 
 # %% ../nbs/10_core.ipynb #eb8b7b73
 class PolyPersonaError(Exception):
@@ -127,6 +127,17 @@ def read_log(path) -> list[dict]:
                  "or delete the file (and its .json settings beside it, if any) to start it again")
     return rows
 
+# %% ../nbs/10_core.ipynb #c3c1a3d9
+def resume_log(path, settings: dict) -> list[dict]:
+    "The rows of the answer log `path`, if it was begun under `settings` (kept beside it as .json); else an error."
+    path, saved = Path(path), Path(path).with_suffix(".json")
+    old = json.loads(read_text(saved, "settings file")) if saved.exists() else settings
+    changed = [f"{k} was {old.get(k)!r}, now {settings.get(k)!r}" for k in sorted({*old, *settings}) if old.get(k) != settings.get(k)]
+    if changed: fail(f"{path} holds answers made with other settings: {'; '.join(changed)} (see {saved.name}); "
+                     "delete both to answer again, or use a new --run directory")
+    write_json(saved, settings)
+    return read_log(path)
+
 # %% ../nbs/10_core.ipynb #d9397623
 CONFIGS = Path(str(resources.files("polypersona") / "configs"))
 OPEN_KEYS = {"plan.quotas"}  # mappings a profile replaces whole instead of merging key by key
@@ -137,7 +148,7 @@ def profile_names() -> list[str]:
     return sorted(p.stem for p in CONFIGS.glob("*.yaml") if p.stem != "defaults")
 
 # %% ../nbs/10_core.ipynb #ba5a3753
-def _read_yaml(path, what: str) -> dict:
+def read_yaml(path, what: str) -> dict:
     try: data = yaml.safe_load(read_text(path, what))
     except RecursionError: fail(f"{what} {path} is nested too deeply to read; flatten it")
     except yaml.YAMLError as e:
@@ -146,6 +157,13 @@ def _read_yaml(path, what: str) -> dict:
              + (f" (line {mark.line + 1}, column {mark.column + 1}); quote text that holds : ? # or {{ }}" if mark else ""))
     if not isinstance(data, dict): fail(f"{what} {path} should hold a mapping of keys to values")
     return data
+
+# %% ../nbs/10_core.ipynb #1c8018dc
+PAPER_FILE = Path(str(resources.files("polypersona") / "data" / "paper.yaml"))
+
+def paper_numbers() -> dict:
+    "The paper's reported numbers: question-type shares, and the standard and survey metrics by model."
+    return read_yaml(PAPER_FILE, "the paper's numbers")
 
 # %% ../nbs/10_core.ipynb #4f8a8198
 def _check_type(key: str, default, value):
@@ -187,7 +205,7 @@ def load_config(profile: str = "cpu", overrides: dict | None = None) -> dict:
     if path.suffix not in (".yaml", ".yml"):
         if profile not in profile_names(): fail(f"unknown profile {profile!r}; choose one of {', '.join(profile_names())}, or give the path of a .yaml file")
         path = CONFIGS / f"{profile}.yaml"
-    cfg = merge_config(_read_yaml(CONFIGS / "defaults.yaml", "defaults"), _read_yaml(path, "profile"))
+    cfg = merge_config(read_yaml(CONFIGS / "defaults.yaml", "defaults"), read_yaml(path, "profile"))
     cfg = merge_config(cfg, nest(overrides or {}))
     cfg["profile"] = profile
     return cfg
@@ -246,7 +264,7 @@ def open_run(run_dir, profile: str | None = None, overrides: dict | None = None)
     saved = run_dir / "config.yaml"
     if not saved.exists(): cfg = load_config(profile or "cpu", overrides)
     else:
-        old = _read_yaml(saved, "run config")
+        old = read_yaml(saved, "run config")
         if "profile" not in old: fail(f"{saved} has no profile key; it was not written by polypersona")
         old = merge_config(load_config(old["profile"]), old)  # a section added since the run began gets its defaults
         if profile and profile != old["profile"]:

@@ -4,14 +4,14 @@
 
 # %% ../nbs/03_generate.ipynb #73c3e96d
 from __future__ import annotations
-import json, logging, time
+import logging, time
 from dataclasses import fields, replace
 from pathlib import Path
 from filelock import FileLock
 from tqdm.auto import tqdm
-from .backends import LocalBackend, OpenAIBackend, Reply, Request
-from .core import append_jsonl, fail, read_jsonl, read_log, record_stage, redact, sha256, stages_done, write_json
-from .dialogue import Question, check_debias, option_scores, pair_seed, parse_choice
+from .backends import LocalBackend, Reply, Request, server_backend
+from .core import append_jsonl, fail, read_jsonl, read_log, record_stage, redact, resume_log, sha256, stages_done
+from .questions import Question, check_debias, option_scores, pair_seed, parse_choice
 from .personas import Persona
 from .models import choose_precision, get_spec, load_model, load_trained, model_key
 
@@ -105,11 +105,9 @@ class LocalAnswerer:
 class ServerAnswerer:
     "Answers records through an OpenAI-compatible server, greedy (temperature 0) or sampled as the settings say."
     def __init__(self, g: dict, server_model: str):
-        if not g["base_url"]: fail("generate.base_url is not set; give the server's address, e.g. --base-url http://127.0.0.1:8000/v1")
-        kw = dict(api_key_env=g["api_key_env"], concurrency=g["concurrency"], timeout_s=g["timeout_s"], http_retries=g["http_retries"], top_p=g["top_p"])
         self.g = g
-        self.by_decoding = {"greedy": OpenAIBackend(g["base_url"], server_model, temperature=0, **kw),
-                            "sample": OpenAIBackend(g["base_url"], server_model, temperature=g["temperature"], **kw)}
+        self.by_decoding = {"greedy": server_backend(g, "generate", server_model, temperature=0),
+                            "sample": server_backend(g, "generate", server_model)}
 
     def answer(self, records: list[dict]) -> list[tuple[Reply, int]]:
         out = [None] * len(records)
@@ -171,14 +169,10 @@ def generate(run_dir,  # the run directory, with its data set (and, for tuned, m
     check_debias(g["debias"], "generate.debias")
     records = records_to_answer(run_dir, split, domain)
     out = output_path(run_dir, name, variant, split)
-    settings, saved = _settings(run_dir, name, variant, split, g, server_model), out.with_suffix(".json")
-    if saved.exists() and json.loads(saved.read_text()) != settings:
-        fail(f"{out} holds answers made with other settings (see {saved.name}); delete both to answer again, or use a new --run directory")
+    settings = _settings(run_dir, name, variant, split, g, server_model)
     out.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(out) + ".lock")  # domains answered in parallel notebooks share the file
-    with lock:
-        write_json(saved, settings)
-        done = {r["id"] for r in read_log(out)}
+    with lock: done = {r["id"] for r in resume_log(out, settings)}
     todo = [r for r in _order(records) if r["id"] not in done]
     if todo:
         answerer = _answerer(run_dir, name, variant, g, server_model)
@@ -195,5 +189,5 @@ def generate(run_dir,  # the run directory, with its data set (and, for tuned, m
     stage = f"generate:{model_key(name)}:{variant}:{split}"
     if every <= answered and (todo or stage not in stages_done(run_dir)):  # a call with nothing to do keeps the first record
         how = {} if g["backend"] == "openai" else dict(zip(("precision", "precision_reason"), choose_precision(g["precision"])))
-        record_stage(run_dir, stage, [out, saved], started, **how)
+        record_stage(run_dir, stage, [out, out.with_suffix(".json")], started, **how)
     return {"answered_now": len(todo), "answered": len(answered & every), "of": len(every), "file": str(out)}

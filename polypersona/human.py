@@ -11,25 +11,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
-from .backends import LocalBackend, OpenAIBackend, Request
-from .core import append_jsonl, fail, plain_name, read_log, _read_yaml, record_stage, redact, sha256, write_json
-from .dialogue import Question, check_debias, option_scores, pair_seed, parse_choice, prompt_messages, record_messages
-from .generate import clean_answer
+from .core import append_jsonl, fail, plain_name, read_log, read_yaml, record_stage, redact, resume_log, sha256
 from .models import choose_precision, get_spec, load_model, load_trained, model_key
-from .personas import Persona, validate_persona
+from .backends import LocalBackend, Request, server_backend
+from .personas import DEMOGRAPHICS, Persona, validate_persona
+from .questions import Question, check_debias, option_scores, pair_seed, parse_choice, prompt_messages, record_messages
+from .generate import clean_answer
 from .report import save_figure, save_table
 
 # %% auto #0
-__all__ = ['BUILTIN_SURVEYS', 'PERSONA_FIELDS', 'SPLITS', 'METHODS', 'UNIFORM', 'BLIND', 'DEMOGRAPHIC', 'BASELINES', 'PEOPLE',
-           'VARIANTS', 'mapping_path', 'load_mapping', 'missing', 'label', 'option_index', 'Survey', 'read_source',
-           'respondent', 'import_survey', 'sample_survey', 'split_respondents', 'panel_questions', 'answer_panel',
-           'ask_panel', 'persona_table', 'baselines', 'distances', 'check_groups', 'compare', 'summary_table',
+__all__ = ['BUILTIN_SURVEYS', 'SPLITS', 'METHODS', 'UNIFORM', 'BLIND', 'DEMOGRAPHIC', 'BASELINES', 'PEOPLE', 'VARIANTS',
+           'mapping_path', 'load_mapping', 'missing', 'label', 'option_index', 'Survey', 'read_source', 'respondent',
+           'import_survey', 'sample_survey', 'split_respondents', 'panel_questions', 'answer_panel', 'ask_panel',
+           'persona_table', 'baselines', 'distances', 'check_groups', 'compare', 'summary_table',
            'representativeness_figure', 'distribution_figure', 'respondent_records', 'trained_on_people',
            'train_on_respondents', 'check_human', 'ask_systems', 'human_benchmark']
 
 # %% ../nbs/06_human_benchmark.ipynb #08fff4c6
 BUILTIN_SURVEYS = {"anes96": Path(str(resources.files("polypersona") / "data" / "anes96.yaml"))}
-PERSONA_FIELDS = ("age", "gender", "occupation", "education", "region", "income_bracket")
 
 
 def mapping_path(name_or_path: str) -> Path:
@@ -59,13 +58,13 @@ def _check_spec(spec, where: str) -> None:
 def load_mapping(name_or_path: str) -> dict:
     "The mapping of a survey, checked: its sections, each column spec and each item."
     path = mapping_path(name_or_path)
-    m, where = _read_yaml(path, "survey mapping"), str(path)
+    m, where = read_yaml(path, "survey mapping"), str(path)
     m.setdefault("name", path.stem)
     plain_name(m["name"], f"{where}: the survey's name (the mapping's name:, or its file name)")  # a folder under the run
     for key, kind in (("source", str), ("persona", dict), ("items", list)): _need(m, key, where, kind)
     if not m["items"]: fail(f"{where}: 'items' is empty; map at least one closed question")
     fields = set(m["persona"]) - {"description"}
-    if fields - set(PERSONA_FIELDS): fail(f"{where}: persona field {sorted(fields - set(PERSONA_FIELDS))[0]!r} is not one a card has; use {', '.join(PERSONA_FIELDS)} or description")
+    if fields - set(DEMOGRAPHICS): fail(f"{where}: persona field {sorted(fields - set(DEMOGRAPHICS))[0]!r} is not one a card has; use {', '.join(DEMOGRAPHICS)} or description")
     named = {f for _, f, _, _ in string.Formatter().parse(m["persona"].get("description") or "") if f is not None}
     if named - fields: fail(f"{where}: persona.description names {{{sorted(named - fields)[0]}}}, which is not a persona field of the mapping ({', '.join(sorted(fields))})")
     for name, spec in {**{f"persona.{k}": m["persona"][k] for k in fields}, **{f"groups.{k}": v for k, v in (m.get("groups") or {}).items()}}.items():
@@ -268,13 +267,7 @@ def answer_panel(backend, method: str, todo: list[dict], h: dict) -> list[dict]:
 
 def ask_panel(path, settings: dict, get_backend, method: str, questions: list[dict], h: dict, step: int = 64) -> pd.DataFrame:
     "The answers in `path` to every one of `questions`, asking the backend (`get_backend()`, called only if needed) those not answered yet."
-    path, saved = Path(path), Path(path).with_suffix(".json")
-    old = json.loads(saved.read_text()) if saved.exists() else settings
-    changed = sorted(k for k in {*old, *settings} if old.get(k) != settings.get(k))
-    if changed: fail(f"{path} holds answers made with other settings ({', '.join(changed)}; see {saved.name}); "
-                     "delete both to ask again, or use a new --run directory")
-    write_json(saved, settings)
-    done = {(r["persona_id"], r["item"]) for r in read_log(path)}
+    done = {(r["persona_id"], r["item"]) for r in resume_log(path, settings)}
     todo = [q for q in questions if (q["persona_id"], q["item"]) not in done]
     backend = get_backend() if todo else None
     for i in tqdm(range(0, len(todo), step), desc=settings["system"], unit="batch", disable=not todo):
@@ -289,8 +282,8 @@ BASELINES = (UNIFORM, BLIND, DEMOGRAPHIC)
 
 def persona_table(personas: list[Persona]) -> pd.DataFrame:
     "The card's fields of each persona (rows by id): age as a number, the others as words ('unknown' where empty)."
-    df = pd.DataFrame([{f: getattr(p, f) for f in PERSONA_FIELDS} for p in personas], index=[p.id for p in personas])
-    return df.assign(age=pd.to_numeric(df["age"], errors="coerce")).fillna({f: "unknown" for f in PERSONA_FIELDS if f != "age"})
+    df = pd.DataFrame([{f: getattr(p, f) for f in DEMOGRAPHICS} for p in personas], index=[p.id for p in personas])
+    return df.assign(age=pd.to_numeric(df["age"], errors="coerce")).fillna({f: "unknown" for f in DEMOGRAPHICS if f != "age"})
 
 
 def _demographic_probs(train: Survey, test: Survey, q: Question) -> np.ndarray:
@@ -301,7 +294,7 @@ def _demographic_probs(train: Survey, test: Survey, q: Question) -> np.ndarray:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
     X, Xt = persona_table(train.personas), persona_table(test.personas)
-    cols = [f for f in PERSONA_FIELDS if not (X[f] == "unknown").all() and X[f].notna().any()]
+    cols = [f for f in DEMOGRAPHICS if not (X[f] == "unknown").all() and X[f].notna().any()]
     answered = train.answers[train.answers["item"] == q.id]
     out = np.zeros((len(Xt), len(q.options)))
     if answered["option"].nunique() < 2:  # nothing to tell apart: the shares seen (uniform where none)
@@ -566,7 +559,7 @@ def ask_systems(run_dir: Path, cfg: dict, name: str, parts: dict[str, Survey], s
         served = server_model or name
         if "scores" in h["methods"]: notes.append("scores: left out, as a chat server does not score given options (the local backend does)")
         system = f"{served} (server), generate"
-        server = lambda: OpenAIBackend(h["base_url"], served, g["api_key_env"], g["concurrency"], g["timeout_s"], g["http_retries"], h["temperature"], h["top_p"])
+        server = lambda: server_backend({**g, **h}, "human", served)  # the human section's address and sampling, generate's connection
         settings = {**common, "system": system, "method": "generate", "base_url": redact(h["base_url"]), "server_model": served}
         systems[system] = ask_panel(folder / model_key(served) / "server-generate.jsonl", settings, server, "generate", questions, h, 4 * g["concurrency"])
         return systems, notes

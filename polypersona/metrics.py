@@ -9,19 +9,22 @@ from functools import lru_cache
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import writable_dir, fail, load_config, read_jsonl, record_stage, write_csv, write_json
+from .core import fail, load_config, read_jsonl, read_manifest, record_stage, writable_dir, write_csv, write_json
 from .models import model_key, refuse_code
+from .personas import DEMOGRAPHICS, persona_text
+from .questions import parse_choice
+from .generate import output_path
 
 # %% auto #0
-__all__ = ['MINILM', 'CLOSED_TYPES', 'ORDERED_TYPES', 'FIRST_PERSON', 'PERSONA_FIELDS', 'GROUP_METRICS', 'REQUIRED', 'OPTIONAL',
-           'SUMMARY_METRICS', 'TYPE_ACCURACY', 'words', 'paper_bleu', 'corpus_sacrebleu', 'rouge', 'minilm_path',
-           'bert_scorer', 'bertscore', 'sentences', 'ratio', 'form_ok', 'structural', 'sentiment',
-           'sentiment_alignment', 'closed_agreement', 'style_vector', 'stylistic_consistency', 'persona_card',
-           'sentence_encoder', 'sentence_vectors', 'persona_ranks', 'shares_pass', 'encode_once', 'greedy_match',
-           'distinct_n', 'bleu_from_counts', 'bleu_against_others', 'self_bleu', 'age_band', 'bootstrap_ci',
-           'group_table', 'distribution', 'divergence', 'divergence_table', 'check_rows', 'record_frame',
-           'text_metrics', 'survey_metrics', 'by_persona', 'persona_cards', 'fidelity', 'per_example', 'means',
-           'summarize', 'write_scores', 'score_rows', 'score_file', 'metrics_dir', 'evaluate']
+__all__ = ['MINILM', 'CLOSED_TYPES', 'ORDERED_TYPES', 'FIRST_PERSON', 'GROUP_METRICS', 'REQUIRED', 'OPTIONAL', 'SUMMARY_METRICS',
+           'TYPE_ACCURACY', 'words', 'paper_bleu', 'corpus_sacrebleu', 'rouge', 'minilm_path', 'bert_scorer',
+           'bertscore', 'sentences', 'ratio', 'form_ok', 'structural', 'sentiment', 'sentiment_alignment',
+           'closed_agreement', 'style_vector', 'stylistic_consistency', 'sentence_encoder', 'sentence_vectors',
+           'persona_ranks', 'shares_pass', 'encode_once', 'greedy_match', 'distinct_n', 'bleu_from_counts',
+           'bleu_against_others', 'self_bleu', 'age_band', 'bootstrap_ci', 'group_table', 'distribution', 'divergence',
+           'divergence_table', 'check_rows', 'record_frame', 'text_metrics', 'survey_metrics', 'by_persona',
+           'persona_cards', 'fidelity', 'per_example', 'means', 'summarize', 'write_scores', 'score_rows', 'score_file',
+           'metrics_dir', 'evaluate']
 
 # %% ../nbs/04_metrics.ipynb #cb2b717e
 def words(text: str) -> list[str]:
@@ -118,7 +121,6 @@ def ratio(a: float, b: float) -> float:
 
 def form_ok(prediction: str, question_type: str | None, options: list | None) -> float:
     "1 if the answer has its question type's form (a closed answer names one option; an open one has 3+ words), else 0."
-    from polypersona.dialogue import parse_choice
     if options and question_type != "open": return float(parse_choice(str(prediction), options) is not None)
     return float(len(words(prediction)) >= 3)
 
@@ -149,7 +151,6 @@ def sentiment_alignment(reference: str, prediction: str) -> float:
 
 def closed_agreement(reference: str, prediction: str, question_type: str | None, options: list | None) -> dict:
     "For a closed question: exact match of the options chosen, and (ordered scales) within one step; else {}."
-    from polypersona.dialogue import parse_choice
     if not options or question_type == "open": return {}
     ref, pred = parse_choice(str(reference), options), parse_choice(str(prediction), options)
     if ref is None: return {}  # the reference names no option: nothing to agree with
@@ -188,13 +189,6 @@ def stylistic_consistency(texts: list[str], personas: list) -> np.ndarray:
     return out
 
 # %% ../nbs/04_metrics.ipynb #bcfbcf22
-PERSONA_FIELDS = ("age", "gender", "occupation", "education", "region", "income_bracket")
-
-def persona_card(p: dict) -> str:
-    "A persona as text: its description, or else its fields."
-    return p.get("description") or "; ".join(f"{k}: {p[k]}" for k in PERSONA_FIELDS if p.get(k) not in (None, ""))
-
-
 @lru_cache(maxsize=1)
 def sentence_encoder():
     from sentence_transformers import SentenceTransformer
@@ -335,7 +329,7 @@ def bootstrap_ci(values, n: int = 1000, seed: int = 42) -> tuple[float, float, f
 def group_table(df: pd.DataFrame, n: int = 1000, seed: int = 42) -> pd.DataFrame:
     "Per group (attribute, value): answers, and each of GROUP_METRICS with its bootstrap interval."
     rows = []
-    for attr in ("age_band", *PERSONA_FIELDS[1:]):
+    for attr in ("age_band", *DEMOGRAPHICS[1:]):
         if attr not in df or df[attr].isna().all(): continue
         for value, g in df.groupby(attr):
             row = {"group": attr, "value": value, "answers": len(g)}
@@ -368,7 +362,7 @@ def divergence_table(df: pd.DataFrame) -> pd.DataFrame:
     "Per group and closed question type: how far the model's option shares are from the teacher's."
     closed = df[df["pred_choice"].notna() | df["ref_choice"].notna()] if "ref_choice" in df else df.iloc[:0]
     rows = []
-    for attr in ("all", "age_band", *PERSONA_FIELDS[1:]):
+    for attr in ("all", "age_band", *DEMOGRAPHICS[1:]):
         if attr != "all" and (attr not in closed or closed[attr].isna().all()): continue
         for value, g in ([("all", closed)] if attr == "all" else closed.groupby(attr)):
             for qtype, h in g.groupby("question_type"):
@@ -405,7 +399,7 @@ def record_frame(rows: list[dict]) -> pd.DataFrame:
     df = pd.DataFrame({"id": [r["id"] for r in rows], **{k: [r.get(k) for r in rows] for k in ("domain", "question_type", "question_id")}})
     df["persona_id"] = [r.get("persona_id") or p.get("id") for r, p in zip(rows, persona)]
     df["age_band"] = [age_band(p.get("age")) for p in persona]
-    for k in PERSONA_FIELDS[1:]: df[k] = [p.get(k) for p in persona]
+    for k in DEMOGRAPHICS[1:]: df[k] = [p.get(k) for p in persona]
     df["options"] = [r.get("options") or [] for r in rows]
     df["reference"], df["prediction"] = [r["reference"] for r in rows], [r["prediction"] for r in rows]
     return df
@@ -421,7 +415,6 @@ def text_metrics(refs: list[str], preds: list[str], cfg: dict,
 
 def survey_metrics(refs: list[str], preds: list[str], frame: pd.DataFrame) -> pd.DataFrame:
     "Per answer: structural coherence and its parts, sentiment alignment, closed-answer agreement and the choices read."
-    from polypersona.dialogue import parse_choice
     qtypes, options = list(frame["question_type"]), list(frame["options"])
     df = pd.DataFrame([structural(a, b, t, o) for a, b, t, o in zip(refs, preds, qtypes, options)])
     df["sentiment_alignment"] = [sentiment_alignment(a, b) for a, b in zip(refs, preds)]
@@ -443,7 +436,7 @@ def persona_cards(rows: list[dict], persona_ids: pd.Series) -> dict:
     "Persona id -> its card, for the rows with a persona; empty when fewer than two personas are there to rank."
     cards = {}
     for r, pid in zip(rows, persona_ids):
-        if pid is not None and isinstance(r.get("persona"), dict): cards.setdefault(pid, persona_card(r["persona"]))
+        if pid is not None and isinstance(r.get("persona"), dict): cards.setdefault(pid, persona_text(r["persona"]))
     return cards if len(cards) > 1 else {}
 
 
@@ -555,8 +548,6 @@ def evaluate(run_dir,  # the run directory, with generations
              split: str = "test",  # test or val
              ) -> dict:  # the summary
     "Stage 04: score the run's generations of `name` and `variant`; write metrics/<model>/<variant>/."
-    from polypersona.core import read_manifest
-    from polypersona.generate import output_path
     started, path = time.time(), output_path(run_dir, name, variant, split)
     made = f"generate:{model_key(name)}:{variant}:{split}"
     if made not in read_manifest(run_dir)["stages"]:

@@ -12,11 +12,12 @@ from .core import fail, read_jsonl, read_text, record_stage, write_jsonl
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'ATTRIBUTES', 'LIST_FIELDS', 'CARD_LABELS', 'AGE_BANDS', 'GENDERS', 'EDUCATION', 'EDUCATION_BY_AGE',
-           'STATUS_BY_AGE', 'STATUSES', 'INCOME', 'REGIONS', 'OCCUPATIONS', 'VALUES', 'TRAITS', 'INTERESTS',
-           'MAX_PERSONAS', 'KNOWN_FIELDS', 'Persona', 'persona_card', 'describe', 'is_complete', 'sample_persona',
-           'sample_personas', 'validate_persona', 'validate_personas', 'persona_from_row', 'persona_from_text',
-           'read_personas', 'take_sample', 'personas_jsonl', 'load_personas', 'build_personas']
+__all__ = ['log', 'DEMOGRAPHICS', 'LIST_FIELDS', 'ATTRIBUTES', 'CARD_LABELS', 'AGE_BANDS', 'GENDERS', 'EDUCATION',
+           'EDUCATION_BY_AGE', 'STATUS_BY_AGE', 'STATUSES', 'INCOME', 'REGIONS', 'OCCUPATIONS', 'VALUES', 'TRAITS',
+           'INTERESTS', 'MAX_PERSONAS', 'KNOWN_FIELDS', 'Persona', 'persona_card', 'persona_text', 'describe',
+           'is_complete', 'sample_persona', 'sample_personas', 'validate_persona', 'validate_personas',
+           'persona_from_row', 'persona_from_text', 'read_personas', 'take_sample', 'personas_jsonl', 'load_personas',
+           'build_personas']
 
 # %% ../nbs/00_personas.ipynb #733e741f
 @dataclass
@@ -36,8 +37,9 @@ class Persona:
     source: str = "sampled"
 
 # %% ../nbs/00_personas.ipynb #80c8fcc4
-ATTRIBUTES = ("age", "gender", "occupation", "education", "region", "income_bracket", "values", "traits", "interests")
+DEMOGRAPHICS = ("age", "gender", "occupation", "education", "region", "income_bracket")  # what a survey records of a respondent
 LIST_FIELDS = ("values", "traits", "interests")
+ATTRIBUTES = (*DEMOGRAPHICS, *LIST_FIELDS)
 CARD_LABELS = {"income_bracket": "Income"}
 
 # %% ../nbs/00_personas.ipynb #590d5f05
@@ -51,6 +53,11 @@ def persona_card(p: Persona) -> str:
     # a sampled persona's description only restates its attributes: leave it out to keep prompts short
     if p.description and p.source != "sampled": lines.append(f"Description: {p.description}")
     return "\n".join(lines)
+
+# %% ../nbs/00_personas.ipynb #5673f002
+def persona_text(p: dict) -> str:
+    "A persona read from a file as prose: its description, or else its demographics."
+    return p.get("description") or "; ".join(f"{k}: {p[k]}" for k in DEMOGRAPHICS if p.get(k) not in (None, ""))
 
 # %% ../nbs/00_personas.ipynb #276355af
 AGE_BANDS = {(18, 24): 12, (25, 34): 18, (35, 44): 17, (45, 54): 16, (55, 64): 16, (65, 74): 12, (75, 89): 9}

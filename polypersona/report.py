@@ -10,29 +10,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from .batch import report_inputs
-from .core import atomic_write, environment, fail, read_manifest, record_stage, write_csv, write_json
+from .core import atomic_write, environment, fail, paper_numbers, read_manifest, record_stage, sha256, write_csv, write_json
 from .metrics import bootstrap_ci
 
 # %% auto #0
 __all__ = ['PAPER', 'STANDARD', 'SURVEY', 'FIDELITY', 'COUNTS', 'COMPARED', 'load_scores', 'load_answers', 'save_table',
            'dataset_tables', 'metric_table', 'per_domain_table', 'base_vs_tuned', 'group_breakdown', 'save_figure',
-           'report_figures', 'build_report', 'publish']
+           'report_figures', 'report_inputs', 'build_report', 'publish']
 
 # %% ../nbs/05_report.ipynb #1b46e8c3
-PAPER = {
-    "standard": pd.DataFrame([  # bleu, rouge1, rouge2, rougeL, bertscore_f1
-        ("TinyLlama 1.1B", .090, .421, .128, .239, .890), ("Phi-2", .087, .429, .121, .234, .891),
-        ("Mistral 7B", .085, .418, .119, .228, .887), ("DeepSeek-R1-Distill 1.5B", .081, .429, .120, .231, .883),
-        ("Qwen2 1.5B", .078, .422, .115, .224, .881), ("Qwen1.5-MoE", .076, .414, .110, .220, .870),
-        ("Llama-2 7B", .084, .426, .122, .233, None)],
-        columns=["model", "bleu", "rouge1", "rouge2", "rougeL", "bertscore_f1"]),
-    "survey": pd.DataFrame([  # survey quality, length, sentence-count and sentiment similarity
-        ("DeepSeek-R1-Distill 1.5B", .882, .870, .892, .870), ("TinyLlama 1.1B", .873, .865, .887, .838),
-        ("Phi-2", .868, .876, .889, .846), ("Mistral 7B", .852, .887, .913, .829), ("Qwen2 1.5B", .855, .860, .875, .845)],
-        columns=["model", "survey_quality", "length_similarity", "sentence_similarity", "sentiment_alignment"]),
-    "types": {"open": 42.7, "likert": 31.7, "yesno": 18.3, "agreement": 7.3},  # % of the 82 questions
-}
+PAPER = {"standard": pd.DataFrame(paper_numbers()["standard_metrics"]), "survey": pd.DataFrame(paper_numbers()["survey_metrics"]),
+         "types": {t: round(100 * share, 1) for t, share in paper_numbers()["question_types"].items()}}  # % of the 82 questions
 
 # %% ../nbs/05_report.ipynb #b61dfea3
 STANDARD = ("bleu", "sacrebleu", "rouge1", "rouge2", "rougeL", "bertscore_f1")
@@ -183,6 +171,13 @@ def report_figures(domains: pd.DataFrame, scores: dict, per_domain: pd.DataFrame
     fig.legend(*axes[0][0].get_legend_handles_labels(), loc="lower center", ncol=4, bbox_to_anchor=(0.5, 1.0))
     paths += save_figure(fig, "groups", out)
     return paths
+
+# %% ../nbs/05_report.ipynb #81abdd6e
+def report_inputs(run_dir) -> dict:
+    "The score files the report reads, with their hashes: a report made from other scores is out of date."
+    run_dir = Path(run_dir)
+    return {str(p.relative_to(run_dir)): sha256(p) for p in sorted((run_dir / "metrics").glob("*/*/summary.json"))}
+
 
 # %% ../nbs/05_report.ipynb #40de927f
 def build_report(run_dir, cfg: dict) -> dict:

@@ -18,11 +18,10 @@ from .models import PRECISIONS, base_id, chat_ids, cpu_bf16, get_spec, load_opti
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'SCHEDULERS', 'LOG_FIELDS', 'TOY_QUESTIONS', 'check_settings', 'encode_example', 'training_examples',
-           'Hardware', 'detect_hardware', 'Shape', 'model_shape', 'training_gb', 'Setup', 'choose_setup',
-           'model_config', 'load_for_training', 'lora_config', 'StepLog', 'Checkpoints', 'last_checkpoint',
-           'EpochLengthSampler', 'AnswerLossTrainer', 'adapter_dtypes', 'make_trainer', 'train_model', 'write_dataset',
-           'toy_records']
+__all__ = ['log', 'SCHEDULERS', 'LOG_FIELDS', 'check_settings', 'encode_example', 'training_examples', 'Hardware',
+           'detect_hardware', 'Shape', 'model_shape', 'training_gb', 'Setup', 'choose_setup', 'model_config',
+           'load_for_training', 'lora_config', 'StepLog', 'Checkpoints', 'last_checkpoint', 'EpochLengthSampler',
+           'AnswerLossTrainer', 'adapter_dtypes', 'make_trainer', 'train_model', 'write_dataset']
 
 # %% ../nbs/02_qlora_train.ipynb #130245ca
 SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup")
@@ -455,21 +454,3 @@ def write_dataset(run_dir, records: list[dict], content_hash: str = "example") -
     for s in ("train", "val", "test"): atomic_write(ds / f"{s}.jsonl", "".join(to_json(r) + "\n" for r in records if r["split"] == s))
     write_json(ds / "stats.json", {"content_hash": content_hash}, indent=None)
     return ds
-
-# %% ../nbs/02_qlora_train.ipynb #ca07e332
-TOY_QUESTIONS = [("yesno", ["Yes", "No"], "Yes. I think that my work matters."),
-                 ("open", [], "I like my community."),
-                 ("likert", ["Strongly disagree", "Disagree", "Neither agree nor disagree", "Agree", "Strongly agree"],
-                  "Strongly agree. I am a survey respondent.")]
-
-def toy_records(n: int) -> list[dict]:
-    "`n` data-set records of short conversations with canned answers, one in five in the val split: for examples and tests."
-    out = []
-    for i in range(n):
-        kind, options, answer = TOY_QUESTIONS[i % 3]
-        question = f"How satisfied are you with your life? ({i})"
-        out.append({"id": f"r{i:03d}", "split": "val" if i % 5 == 4 else "train", "domain": "lifestyle", "question_type": kind,
-                    "question_id": f"q{i % 3}", "question": question, "options": options, "persona_id": f"p{i % 4}",
-                    "persona": {"age": 30 + i % 4, "occupation": "teacher"}, "reference": answer,
-                    "messages": [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]})
-    return out

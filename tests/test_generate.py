@@ -5,7 +5,8 @@ import pytest
 from polypersona.backends import local_server
 from polypersona.core import PolyPersonaError, open_run, read_jsonl
 from polypersona.generate import generate, output_path
-from polypersona.train import toy_records, train_model, write_dataset
+from polypersona.testing import toy_records
+from polypersona.train import train_model, write_dataset
 from conftest import cli_error, run_cli
 
 SMALL = {"generate.max_new_tokens": {"open": 12, "closed": 8}, "generate.batch_size": 2,

@@ -168,7 +168,7 @@ def test_a_changed_mapping_is_not_mixed_with_earlier_answers(tmp_path, capsys):
     mapping, run = user_survey(tmp_path, people(12)), tmp_path / "run"
     ok("human", "--run", run, "--survey", mapping, "--model", "tiny-random", "--profile", "smoke")
     reworded = edited(mapping, lambda m: m["items"][0].update(text="Do you trust the people next door?"))
-    assert "other settings (mapping_sha256" in cli_error(capsys, "human", "--run", run, "--survey", reworded, "--model", "tiny-random")
+    assert "other settings: mapping_sha256 was" in cli_error(capsys, "human", "--run", run, "--survey", reworded, "--model", "tiny-random")
 
 
 def test_the_readme_mapping_example_imports(tmp_path):

@@ -5,7 +5,8 @@ import pytest
 from polypersona.core import load_config, open_run, write_jsonl
 from polypersona.generate import generate
 from polypersona.metrics import bootstrap_ci, metrics_dir, paper_bleu, rouge
-from polypersona.train import toy_records, write_dataset
+from polypersona.testing import toy_records
+from polypersona.train import write_dataset
 from conftest import cli_error, run_cli
 
 AGREE5 = ["Strongly disagree", "Disagree", "Neutral", "Agree", "Strongly agree"]

@@ -2,7 +2,7 @@
 from collections import Counter, defaultdict
 import pytest
 from polypersona.core import load_config
-from polypersona.dialogue import PAPER_TYPE_MIX, load_bank, make_plan, scale_quotas
+from polypersona.questions import PAPER_TYPE_MIX, load_bank, make_plan, scale_quotas
 from polypersona.personas import sample_personas
 
 BANK = load_bank()

@@ -1,5 +1,5 @@
 "The project as a user meets it: notebooks that papermill can run, and a package that ships its data."
-import json, subprocess, sys, zipfile
+import ast, json, subprocess, sys, zipfile
 import pytest
 from conftest import ROOT
 
@@ -21,3 +21,38 @@ def test_wheel_ships_profiles_and_bank(tmp_path):
     names = zipfile.ZipFile(next(tmp_path.glob("polypersona-*.whl"))).namelist()
     for f in ("polypersona/configs/defaults.yaml", "polypersona/configs/cpu.yaml", "polypersona/data/questions.yaml"):
         assert f in names
+
+
+# the stages in the order they run, which is the order modules may import one another in
+ORDER = ("core", "models", "backends", "personas", "questions", "teacher", "train", "generate", "metrics", "report", "human", "batch", "cli")
+PKG = ROOT / "polypersona"
+
+
+def imported_stages(path) -> set[str]:
+    "The polypersona modules that `path` imports, at its top or inside a function."
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 1 and node.module: found.add(node.module.split(".")[0])
+            elif node.level == 1: found.update(a.name for a in node.names if (PKG / f"{a.name}.py").exists())
+            elif (node.module or "").startswith("polypersona."): found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("polypersona."))
+    return found - {"__init__"}
+
+
+def test_every_module_has_its_place():
+    modules = {p.stem for p in PKG.glob("*.py")} - {"__init__", "_modidx"}
+    assert modules == set(ORDER) | {"testing"}
+
+
+@pytest.mark.parametrize("name", ORDER)
+def test_no_module_imports_a_later_stage(name):
+    later = imported_stages(PKG / f"{name}.py") - set(ORDER[:ORDER.index(name)])
+    assert not later, f"{name} imports {sorted(later)}, which come after it (or are not stages)"
+
+
+def test_importing_the_library_loads_no_trainer():
+    modules = [f"polypersona.{m}" for m in ORDER if m != "train"]
+    code = f"import sys; import {', '.join(modules)}; print(sorted(m for m in ('trl', 'peft') if m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.strip() == "[]"

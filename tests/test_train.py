@@ -4,8 +4,9 @@ import pytest
 import torch
 from transformers import TrainerCallback
 from polypersona.core import load_config, open_run
+from polypersona.testing import toy_records
 from polypersona.train import (Setup, StepLog, encode_example, last_checkpoint, load_for_training, make_trainer,
-                               toy_records, train_model, training_examples, write_dataset)
+                               train_model, training_examples, write_dataset)
 from polypersona.models import cpu_bf16, load_tokenizer, load_trained, tiny_model
 from conftest import cli_error, run_cli
 
