@@ -17,8 +17,8 @@ import pandas as pd
 from polypersona.backends import LocalBackend
 from polypersona.core import load_config
 from polypersona.questions import DEBIAS, NO_PERSONA, _shown
-from polypersona.human import (BASELINES, DEMOGRAPHIC, PEOPLE, baselines, compare, import_survey, panel_questions, sample_survey,
-                               split_respondents)
+from polypersona.human import BASELINES, PEOPLE, baselines, compare, panel_questions
+from polypersona.survey import import_survey, sample_survey, split_respondents
 from polypersona.models import load_model, load_trained
 
 

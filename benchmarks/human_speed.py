@@ -14,7 +14,8 @@ import argparse, os, platform, time
 import torch
 from polypersona.backends import LocalBackend
 from polypersona.core import load_config
-from polypersona.human import answer_panel, import_survey, panel_questions, sample_survey, split_respondents
+from polypersona.human import answer_panel, panel_questions
+from polypersona.survey import import_survey, sample_survey, split_respondents
 from polypersona.models import choose_precision, load_model
 
 

@@ -29,7 +29,8 @@ from polypersona.core import environment, fail, open_run, read_jsonl, read_manif
 from polypersona.questions import split_by_persona
 from polypersona.teacher import build_import, import_original, read_original
 from polypersona.generate import generate, output_path
-from polypersona.metrics import bootstrap_ci, corpus_sacrebleu, divergence_table, score_rows
+from polypersona.metrics import bootstrap_ci, divergence_table, score_rows
+from polypersona.text_scores import corpus_sacrebleu
 from polypersona.train import model_key, train_model
 
 REPO = Path(__file__).resolve().parents[1]

@@ -15,7 +15,7 @@ from .core import fail, read_jsonl, read_manifest, stages_done
 from .models import get_spec, model_key
 from .questions import DOMAINS, load_bank
 from .report import report_inputs
-from .human import load_mapping
+from .survey import load_mapping
 
 # %% auto #0
 __all__ = ['Step', 'split_domains', 'answered', 'data_steps', 'model_steps', 'report_steps', 'notebooks_dir', 'execute',

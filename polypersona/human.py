@@ -4,238 +4,25 @@
 
 # %% ../nbs/06_human_benchmark.ipynb #7537d806
 from __future__ import annotations
-import dataclasses, functools, hashlib, json, math, random, string, time, warnings
-from dataclasses import dataclass
-from importlib import resources
+import functools, hashlib, json, time, warnings
 from pathlib import Path
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
-from .core import append_jsonl, fail, plain_name, read_log, read_yaml, record_stage, redact, resume_log, sha256
+from .core import append_jsonl, fail, read_log, record_stage, redact, resume_log, sha256
 from .models import choose_precision, get_spec, load_model, load_trained, model_key
 from .backends import LocalBackend, Request, server_backend
-from .personas import DEMOGRAPHICS, Persona, validate_persona
+from .personas import DEMOGRAPHICS, Persona
 from .questions import Question, check_debias, option_scores, pair_seed, parse_choice, prompt_messages, record_messages
 from .generate import clean_answer
 from .report import save_figure, save_table
+from .survey import Survey, import_survey, sample_survey, split_respondents
 
 # %% auto #0
-__all__ = ['BUILTIN_SURVEYS', 'SPLITS', 'METHODS', 'UNIFORM', 'BLIND', 'DEMOGRAPHIC', 'BASELINES', 'PEOPLE', 'VARIANTS',
-           'mapping_path', 'load_mapping', 'missing', 'label', 'option_index', 'Survey', 'read_source', 'respondent',
-           'import_survey', 'sample_survey', 'split_respondents', 'panel_questions', 'answer_panel', 'ask_panel',
-           'persona_table', 'baselines', 'distances', 'check_groups', 'compare', 'summary_table',
+__all__ = ['METHODS', 'UNIFORM', 'BLIND', 'DEMOGRAPHIC', 'BASELINES', 'PEOPLE', 'VARIANTS', 'panel_questions', 'answer_panel',
+           'ask_panel', 'persona_table', 'baselines', 'distances', 'check_groups', 'compare', 'summary_table',
            'representativeness_figure', 'distribution_figure', 'respondent_records', 'trained_on_people',
            'train_on_respondents', 'check_human', 'ask_systems', 'human_benchmark']
-
-# %% ../nbs/06_human_benchmark.ipynb #08fff4c6
-BUILTIN_SURVEYS = {"anes96": Path(str(resources.files("polypersona") / "data" / "anes96.yaml"))}
-
-
-def mapping_path(name_or_path: str) -> Path:
-    "The mapping file of a built-in survey (`anes96`) or a user's path."
-    if name_or_path in BUILTIN_SURVEYS: return BUILTIN_SURVEYS[name_or_path]
-    path = Path(name_or_path)
-    if not path.is_file(): fail(f"survey mapping {name_or_path!r} is neither a built-in survey ({', '.join(BUILTIN_SURVEYS)}) nor a file")
-    return path
-
-
-def _need(d: dict, key: str, where: str, kind=None):
-    if key not in d or d[key] is None: fail(f"{where}: {key!r} is missing")
-    if kind and not isinstance(d[key], kind): fail(f"{where}: {key!r} should be a {kind.__name__}, got {d[key]!r}")
-    return d[key]
-
-
-def _check_spec(spec, where: str) -> None:
-    "A column spec: its column, codes as a mapping, bands as [low, high] pairs of numbers."
-    _need(spec if isinstance(spec, dict) else {}, "column", where, str)
-    for key in ("codes", "bands"):
-        if key in spec and not isinstance(spec[key], dict): fail(f"{where}: {key!r} should map each code or band to its words")
-    for words, band in (spec.get("bands") or {}).items():
-        if not (isinstance(band, list) and len(band) == 2 and all(isinstance(x, (int, float)) for x in band) and band[0] <= band[1]):
-            fail(f"{where}: band {words!r} is {band!r}; write it as [low, high], two numbers with low <= high")
-
-
-def load_mapping(name_or_path: str) -> dict:
-    "The mapping of a survey, checked: its sections, each column spec and each item."
-    path = mapping_path(name_or_path)
-    m, where = read_yaml(path, "survey mapping"), str(path)
-    m.setdefault("name", path.stem)
-    plain_name(m["name"], f"{where}: the survey's name (the mapping's name:, or its file name)")  # a folder under the run
-    for key, kind in (("source", str), ("persona", dict), ("items", list)): _need(m, key, where, kind)
-    if not m["items"]: fail(f"{where}: 'items' is empty; map at least one closed question")
-    fields = set(m["persona"]) - {"description"}
-    if fields - set(DEMOGRAPHICS): fail(f"{where}: persona field {sorted(fields - set(DEMOGRAPHICS))[0]!r} is not one a card has; use {', '.join(DEMOGRAPHICS)} or description")
-    named = {f for _, f, _, _ in string.Formatter().parse(m["persona"].get("description") or "") if f is not None}
-    if named - fields: fail(f"{where}: persona.description names {{{sorted(named - fields)[0]}}}, which is not a persona field of the mapping ({', '.join(sorted(fields))})")
-    for name, spec in {**{f"persona.{k}": m["persona"][k] for k in fields}, **{f"groups.{k}": v for k, v in (m.get("groups") or {}).items()}}.items():
-        _check_spec(spec, f"{where}, {name}")
-    ids = set()
-    for i, item in enumerate(m["items"], 1):
-        at = f"{where}, item {i}"
-        for key, kind in (("id", str), ("column", str), ("text", str), ("options", dict)): _need(item if isinstance(item, dict) else {}, key, at, kind)
-        if item["id"] in ids: fail(f"{at}: item id {item['id']!r} is used twice")
-        if len(item["options"]) < 2: fail(f"{at}: item {item['id']!r} needs at least two options")
-        ids.add(item["id"])
-    for g, spec in (m.get("groups") or {}).items():
-        bad = set(spec.get("skip_items") or []) - ids
-        if bad: fail(f"{where}, groups.{g}: skip_items names {sorted(bad)[0]!r}, which is not an item id")
-    return {**m, "path": path, "groups": m.get("groups") or {}, "sha256": sha256(path)}
-
-# %% ../nbs/06_human_benchmark.ipynb #741aca1d
-def _same(a, b) -> bool:
-    try: return float(a) == float(b)
-    except (TypeError, ValueError): return str(a).strip() == str(b).strip()
-
-
-def missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or (isinstance(value, str) and not value.strip())
-
-
-def label(value, spec: dict, where: str):
-    "The words for `value` under `spec` (codes, bands or as it is); None for an empty cell."
-    if missing(value): return None
-    if "codes" in spec:
-        for code, words in spec["codes"].items():
-            if _same(value, code): return words
-        fail(f"{where}: code {value!r} has no label in the mapping's codes ({', '.join(map(str, spec['codes']))}); add it there")
-    if "bands" in spec:
-        try: x = float(value)
-        except (TypeError, ValueError): fail(f"{where}: {value!r} is not a number, but the mapping gives bands for it")
-        for words, (lo, hi) in spec["bands"].items():
-            if lo <= x <= hi: return words
-        fail(f"{where}: {value!r} falls in none of the mapping's bands; widen them")
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
-def option_index(value, item: dict, where: str) -> int | None:
-    "The position of `value`'s option in the item's scale; None for an empty cell."
-    if missing(value): return None
-    for i, code in enumerate(item["options"]):
-        if _same(value, code): return i
-    fail(f"{where}: code {value!r} is not among item {item['id']!r}'s options ({', '.join(map(str, item['options']))}); "
-         "add it to the mapping's options, or blank such answers in the data")
-
-# %% ../nbs/06_human_benchmark.ipynb #675f92da
-@dataclass
-class Survey:
-    "A real survey read through a mapping: personas, closed questions, and the people's answers and groups."
-    name: str
-    personas: list[Persona]
-    questions: list[Question]
-    ordered: dict[str, bool]        # item id: whether its options form a scale
-    answers: pd.DataFrame           # persona_id, item, option (index into the item's options)
-    groups: pd.DataFrame            # persona_id and one column per group
-    skip: dict[str, list[str]]      # group: the items it is not used for
-    missing: dict[str, int]         # item: empty cells, skipped
-    group_values: dict[str, list]   # group: its values in the mapping's order
-    mapping_sha256: str             # the mapping the prompts are written from: answers are kept per mapping
-
-
-def read_source(m: dict, anywhere: bool = False) -> pd.DataFrame:
-    "The survey's rows: a statsmodels data set, or a CSV file in the mapping's folder (`anywhere`: or elsewhere)."
-    src = m["source"]
-    if src.startswith("statsmodels:"):
-        import statsmodels.datasets as smd
-        name = src.split(":", 1)[1]
-        if not hasattr(smd, name): fail(f"{m['path']}: statsmodels has no data set {name!r}")
-        return getattr(smd, name).load_pandas().data
-    path = (m["path"].parent / src).resolve()
-    if not anywhere and not path.is_relative_to(m["path"].parent.resolve()):
-        fail(f"{m['path']}: source {src!r} lies outside the mapping's folder; put the CSV beside the mapping, "
-             "or pass --source-anywhere (human.source_anywhere) if you trust this mapping")
-    if not path.is_file(): fail(f"{m['path']}: source {src!r} ({path}) does not exist; give a CSV path relative to the mapping")
-    try: return pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e: fail(f"{path} is not a readable CSV file ({e}); save it as UTF-8 CSV with a header row")
-    except OSError as e: fail(f"{path} cannot be read ({e.strerror}); check its permissions")
-
-
-def _check_columns(m: dict, df: pd.DataFrame) -> None:
-    specs = [m["persona"][k] for k in m["persona"] if k != "description"] + list(m["groups"].values()) + m["items"]
-    cols = [s["column"] for s in specs] + ([m["id"]] if m.get("id") else [])
-    absent = [c for c in cols if c not in df.columns]
-    if absent: fail(f"{m['path']}: column {absent[0]!r} is not in the data (it has {', '.join(map(str, df.columns))})")
-    repeated = df[m["id"]][df[m["id"]].duplicated()] if m.get("id") else []
-    if len(repeated): fail(f"{m['path']}: id column {m['id']!r} has {repeated.iloc[0]!r} more than once; each respondent needs an id of their own")
-
-
-def respondent(m: dict, row: pd.Series, pid: str, where: str) -> Persona:
-    "The persona of one respondent: its card fields and the description written from them."
-    fields = {k: label(row[s["column"]], s, f"{where}, column {s['column']!r}") for k, s in m["persona"].items() if k != "description"}
-    if fields.get("age") is not None:
-        try: fields["age"] = int(float(fields["age"]))
-        except (TypeError, ValueError): fail(f"{where}, column {m['persona']['age']['column']!r}: age {fields['age']!r} is not a number of years; fix the cell or leave it empty")
-    p = Persona(pid, **{k: (str(v) if v is not None and k != "age" else v) for k, v in fields.items()}, source=f"survey:{m['name']}")
-    template = m["persona"].get("description")
-    if template:
-        try: p.description = template.format(**{k: v for k, v in fields.items() if v is not None})
-        except KeyError: pass  # a field this respondent left empty: the card alone describes them
-    return validate_persona(p, str(m["path"]), 0)
-
-
-def _group_values(spec: dict, seen: list) -> list:
-    "A group's values: the mapping's labels in their order, or those found, sorted."
-    named = list(dict.fromkeys(spec.get("codes", {}).values())) or list(spec.get("bands", {}))
-    return named or sorted({v for v in seen if v is not None})
-
-def import_survey(name_or_path: str = "anes96",
-                  anywhere: bool = False,  # allow a CSV outside the mapping's folder
-                 ) -> Survey:
-    "The survey of a mapping: personas from the demographics, questions from the items, the people's answers."
-    m = load_mapping(name_or_path)
-    df = read_source(m, anywhere)
-    _check_columns(m, df)
-    personas, answers, groups = [], [], []
-    for n, (_, row) in enumerate(df.iterrows(), 1):
-        where = f"{m['source']}, row {n}"
-        pid = f"{m['name']}-{row[m['id']]}" if m.get("id") else f"{m['name']}-{n:04d}"
-        personas.append(respondent(m, row, pid, where))
-        groups.append({"persona_id": pid, **{g: label(row[s["column"]], s, f"{where}, column {s['column']!r}") for g, s in m["groups"].items()}})
-        for item in m["items"]:
-            answers.append({"persona_id": pid, "item": item["id"], "option": option_index(row[item["column"]], item, f"{where}, column {item['column']!r}")})
-    answers = pd.DataFrame(answers)
-    missed = answers[answers["option"].isna()].groupby("item").size().to_dict()
-    questions = [Question(i["id"], m.get("domain") or "survey", "scale" if i.get("ordered") else "choice", i["text"],
-                          [str(o) for o in i["options"].values()], m["name"]) for i in m["items"]]
-    return Survey(m["name"], personas, questions, {i["id"]: bool(i.get("ordered")) for i in m["items"]},
-                  answers.dropna(subset=["option"]).astype({"option": int}).reset_index(drop=True), pd.DataFrame(groups),
-                  {g: list(s.get("skip_items") or []) for g, s in m["groups"].items()}, {k: int(v) for k, v in missed.items()},
-                  {g: _group_values(s, [r[g] for r in groups]) for g, s in m["groups"].items()}, m["sha256"])
-
-# %% ../nbs/06_human_benchmark.ipynb #79def39b
-def _keep(s: Survey, keep: set) -> Survey:
-    "The survey cut to the respondents in `keep`, in the survey's order."
-    return dataclasses.replace(s, personas=[p for p in s.personas if p.id in keep],
-                               answers=s.answers[s.answers["persona_id"].isin(keep)].reset_index(drop=True),
-                               groups=s.groups[s.groups["persona_id"].isin(keep)].reset_index(drop=True))
-
-
-def sample_survey(s: Survey, n: int | None, seed: int = 42) -> Survey:
-    "The survey cut to a seeded sample of `n` respondents (all of them when `n` is None or not smaller)."
-    if n is not None and n < 1: fail(f"human.respondents is {n}; give a number of respondents of 1 or more, or null for all")
-    if n is None or n >= len(s.personas): return s
-    order = [p.id for p in s.personas]
-    return _keep(s, set(random.Random(seed).sample(order, len(order))[:n]))  # a prefix of one shuffle: samples nest
-
-# %% ../nbs/06_human_benchmark.ipynb #d4372b0f
-SPLITS = ("train", "val", "test")
-
-
-def split_respondents(s: Survey, ratios: dict, seed: int = 42) -> dict[str, Survey]:
-    "The survey's respondents in three disjoint parts (`train`, `val`, `test`, by `ratios`), stratified on the groups."
-    if set(ratios) != set(SPLITS) or not all(isinstance(v, (int, float)) and v >= 0 for v in ratios.values()) or ratios["train"] <= 0 or ratios["test"] <= 0:
-        fail(f"human.split is {ratios!r}; give train, val and test shares, e.g. {{train: 0.6, val: 0.15, test: 0.25}} (train and test above 0)")
-    rng = random.Random(seed)
-    ids = [p.id for p in s.personas]
-    rng.shuffle(ids)
-    strata = s.groups.set_index("persona_id")[list(s.group_values)].astype(str).agg("|".join, axis=1).to_dict() if s.group_values else {}
-    ids.sort(key=lambda pid: strata.get(pid, ""))  # stable: shuffled within each combination of groups
-    total, start = sum(ratios.values()), rng.random()
-    edges = np.cumsum([ratios[k] / total for k in SPLITS])
-    part = {pid: SPLITS[min(int(np.searchsorted(edges, (start + i * 0.6180339887) % 1, side="right")), 2)] for i, pid in enumerate(ids)}
-    out = {k: _keep(s, {pid for pid, v in part.items() if v == k}) for k in SPLITS}
-    for k in ("train", "test"):
-        if not out[k].personas: fail(f"human.split leaves no {k} respondents of the {len(ids)} asked; ask more respondents (--respondents) or give {k} a larger share")
-    return out
 
 # %% ../nbs/06_human_benchmark.ipynb #147c48e4
 METHODS = ("scores", "generate")

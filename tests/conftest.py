@@ -1,5 +1,5 @@
 "Shared helpers: the `polypersona` command of this environment, one tiny data set built once, the replication's data."
-import subprocess, sys
+import os, signal, subprocess, sys, time
 from pathlib import Path
 import pytest
 
@@ -7,6 +7,23 @@ ROOT = Path(__file__).resolve().parents[1]
 REPLICATION = ROOT.parent / "shared" / "research" / "data" / "Polypersona_Replication"
 CLI = Path(sys.executable).parent / "polypersona"
 TINY = ROOT / "tests" / "tiny.yaml"
+STOP_HOOK = ROOT / "tests" / "stop_at"  # sitecustomize.py: a process that freezes itself at a given line of a log
+
+
+def kill_at(log, lines: int, *args, env=None) -> None:
+    "Run the `polypersona` command until its answer log `log` has `lines` lines, then kill it and all it started."
+    env = dict(env or os.environ)
+    env.update(PYTHONPATH=os.pathsep.join(filter(None, [str(STOP_HOOK), env.get("PYTHONPATH")])), POLYPERSONA_STOP_AT=f"{log}:{lines}")
+    proc = subprocess.Popen([str(CLI), *map(str, args)], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    marker = Path(f"{log}.stopped")
+    while not marker.exists():  # the writer freezes itself there, so the moment of the kill is the log's line, not this loop's
+        assert proc.poll() is None, f"`polypersona {args[0]}` ended before {log} had {lines} lines"
+        time.sleep(0.2)
+    os.kill(int(marker.read_text()), signal.SIGKILL)  # the writer (a notebook's kernel runs in a session of its own)
+    os.killpg(proc.pid, signal.SIGKILL)  # and the command with everything else it started
+    proc.wait()
+    marker.unlink()
 
 
 def run_cli(*args, cwd=None):

@@ -191,8 +191,9 @@ def test_one_writer_per_run(tmp_path):
     ok("personas", "--run", run, "--profile", "smoke")
     torn = run / ".plan.jsonl.abc123.tmp"
     torn.write_text('{"half": ')
-    with run_lock(run):  # as if another command held it
-        assert "another polypersona command is writing" in user_error("plan", "--run", run)
+    with run_lock(run):  # this process writes the run for as long as the other command lives
+        refused = run_cli("plan", "--run", run)
+    assert refused.returncode == 2 and "another polypersona command is writing" in refused.stderr
     ok("plan", "--run", run)
     assert not torn.exists() and (run / "plan.jsonl").exists()
 

@@ -1,5 +1,5 @@
 "Stage 03: answers of the base and tuned models, locally and through a real local server; resuming and bad input."
-import json, threading, time
+import json
 import psutil
 import pytest
 from polypersona.backends import local_server
@@ -79,14 +79,19 @@ def test_bad_generation_input(tmp_path, capsys):
     assert "trained on /models/other, not tiny-random" in bad("--variant", "tuned")
 
 
-def _kill_server_after(path, lines: int, port: int):
-    "Kill the server on `port` once `path` has `lines` lines: a server that goes away mid-run."
-    while not (path.exists() and len(path.read_text().splitlines()) >= lines): time.sleep(0.2)
-    for p in psutil.process_iter(["cmdline"]):
-        if "serve" in (p.info["cmdline"] or []) and str(port) in p.info["cmdline"]: p.kill()
+def stop_server_at(monkeypatch, lines: int, port: int):
+    "Kill the server on `port` (and wait for it to go) right after the answers file reaches `lines` lines."
+    from polypersona import generate as stage
+    append = stage.append_jsonl
+    def append_then_kill(path, rows):
+        append(path, rows)
+        if len(read_jsonl(path)) < lines: return
+        for p in psutil.process_iter(["cmdline"]):
+            if "serve" in (p.info["cmdline"] or []) and str(port) in p.info["cmdline"]: p.kill(); p.wait()
+    monkeypatch.setattr(stage, "append_jsonl", append_then_kill)
 
 
-def test_server_path_and_a_server_that_goes_away(tmp_path):
+def test_server_path_and_a_server_that_goes_away(tmp_path, monkeypatch):
     "The embedded model behind a real OpenAI-compatible server (transformers serve) on 127.0.0.1."
     from polypersona.backends import _free_port
     port = _free_port()
@@ -94,10 +99,11 @@ def test_server_path_and_a_server_that_goes_away(tmp_path):
                                "generate.concurrency": 1, "generate.http_retries": 1, "generate.timeout_s": 60})
     out = output_path(tmp_path, "smollm2-135m", "base")
     with local_server("smollm2-135m", port) as (url, name):
-        threading.Thread(target=_kill_server_after, args=(out, 4, port), daemon=True).start()
+        stop_server_at(monkeypatch, 4, port)
         with pytest.raises(PolyPersonaError, match="cannot reach the server"):
             generate(tmp_path, cfg, "smollm2-135m", "base", server_model=name)
     assert len(read_jsonl(out)) == 4  # the first chunk, written before the server went away, is kept
+    monkeypatch.undo()
     with local_server("smollm2-135m", port) as (url, name):
         assert generate(tmp_path, cfg, "smollm2-135m", "base", server_model=name)["answered_now"] == 2
     rows = read_jsonl(out)

@@ -6,7 +6,7 @@ import pandas as pd
 import yaml
 from polypersona.backends import local_server
 from polypersona.core import read_jsonl, read_manifest
-from polypersona.human import import_survey
+from polypersona.survey import import_survey
 from conftest import cli_error, ok
 
 BASELINES = ("uniform", "persona-blind (training respondents' shares)", "demographic model (logistic regression)")

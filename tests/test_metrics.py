@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 from polypersona.core import load_config, open_run, write_jsonl
 from polypersona.generate import generate
-from polypersona.metrics import bootstrap_ci, metrics_dir, paper_bleu, rouge
+from polypersona.metrics import bootstrap_ci, metrics_dir
+from polypersona.text_scores import paper_bleu, rouge
 from polypersona.testing import toy_records
 from polypersona.train import write_dataset
 from conftest import cli_error, run_cli
@@ -43,7 +44,7 @@ def test_hand_values_through_the_command_line(tmp_path):
 
 def test_one_pass_gives_the_separate_libraries_scores(monkeypatch):
     "BERTScore and persona fidelity from one pass of the MiniLM equal bert-score's and the sentence encoder's own."
-    from polypersona import metrics
+    from polypersona import metrics, text_scores
     cards = ["I am a 61-year-old farmer in rural Iowa; I grow corn and raise cattle.",
              "I am a 24-year-old software developer in Seattle who loves video games.",
              "I am a 45-year-old nurse in Atlanta working night shifts at a hospital.",
@@ -58,8 +59,8 @@ def test_one_pass_gives_the_separate_libraries_scores(monkeypatch):
     rows = [{"id": f"r{i}", "reference": ref, "prediction": pred, "question_id": f"q{i % 2}",
              "persona": {"id": f"p{i % 4}", "description": cards[i % 4]}} for i, (ref, pred) in enumerate(said)]
     cfg = load_config("cpu")["metrics"]
-    matched, match = [], metrics.greedy_match
-    monkeypatch.setattr(metrics, "greedy_match", lambda enc, cands, refs, *a: matched.append(cands) or match(enc, cands, refs, *a))
+    matched, match = [], text_scores.greedy_match
+    monkeypatch.setattr(text_scores, "greedy_match", lambda enc, cands, refs, *a: matched.append(cands) or match(enc, cands, refs, *a))
     shared = metrics.per_example(rows, cfg)[0]
     assert len(matched) == 1 and len(matched[0]) == 6  # every row but the empty answer and the long one
     monkeypatch.setattr(metrics, "shares_pass", lambda *a: False)

@@ -24,7 +24,8 @@ def test_wheel_ships_profiles_and_bank(tmp_path):
 
 
 # the stages in the order they run, which is the order modules may import one another in
-ORDER = ("core", "models", "backends", "personas", "questions", "teacher", "train", "generate", "metrics", "report", "human", "batch", "cli")
+ORDER = ("core", "models", "backends", "personas", "questions", "teacher", "train", "generate", "text_scores", "metrics", "report",
+         "survey", "human", "batch", "cli")
 PKG = ROOT / "polypersona"
 
 

@@ -1,8 +1,8 @@
 "The main job as a reviewer runs it: the smoke profile through papermill, killed and resumed; and what it refuses."
-import json, os, shutil, signal, subprocess, time
+import json, os, shutil
 import pytest
 import yaml
-from conftest import CLI, cli_error, ok
+from conftest import cli_error, kill_at, ok
 
 SECRET = "sk-never-written-anywhere-0451"
 
@@ -25,19 +25,16 @@ def share_as_example_run(run):
 
 def test_smoke_profile_end_to_end_resumes_after_a_kill(tmp_path):
     run, env = tmp_path / "run", {**os.environ, "OPENAI_API_KEY": SECRET}
-    first = subprocess.Popen([str(CLI), "reproduce", "--profile", "smoke", "--run", str(run)], env=env, start_new_session=True,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    training = run / "notebooks" / "02_qlora_train__smollm2-135m.ipynb"
-    while not training.exists() and first.poll() is None: time.sleep(1)
-    assert first.poll() is None, "the batch ended before training began"
-    os.killpg(first.pid, signal.SIGKILL)  # the batch, papermill and the kernel, all at once
-    first.wait()
-    data_made = {nb.name: nb.stat().st_mtime for nb in (run / "notebooks").glob("0[01]_*.ipynb")}
-    assert len(data_made) == 2
+    answers = run / "generations" / "smollm2-135m" / "base.jsonl"
+    kill_at(answers, 1, "reproduce", "--profile", "smoke", "--run", run, env=env)  # the batch, papermill and the kernel, mid-generation
+    made = {nb.name: nb.stat().st_mtime for nb in (run / "notebooks").glob("0[012]_*.ipynb")}
+    assert len(made) == 3
+    before = answers.read_text()
 
     out = ok("reproduce", "--profile", "smoke", "--run", run, env=env).stdout
-    assert "2 already complete" in out  # personas and the data set were not made again
-    assert {nb.name: nb.stat().st_mtime for nb in (run / "notebooks").glob("0[01]_*.ipynb")} == data_made
+    assert "3 already complete" in out  # personas, the data set and the adapter were not made again
+    assert {nb.name: nb.stat().st_mtime for nb in (run / "notebooks").glob("0[012]_*.ipynb")} == made
+    assert answers.read_text().startswith(before)  # the answers written before the kill were kept, not asked again
     executed = sorted(nb.name for nb in (run / "notebooks").glob("*.ipynb"))
     assert executed == sorted(["00_personas.ipynb", "01_dialogue_pipeline.ipynb", "02_qlora_train__smollm2-135m.ipynb",
                                "03_generate__smollm2-135m__all.ipynb", "04_metrics__smollm2-135m.ipynb", "05_report.ipynb",

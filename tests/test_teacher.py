@@ -1,7 +1,7 @@
 "The teacher end to end: the embedded model offline, a real local server, import of the replication's data, resume."
-import json, os, signal, subprocess, time
+import json, os, subprocess
 import pytest
-from conftest import CLI, TINY, ok, run_cli
+from conftest import TINY, kill_at, ok, run_cli
 
 
 def planned(run):
@@ -37,12 +37,7 @@ def test_local_teacher_resumes_after_a_kill(tmp_path, tiny_build):
     run = tmp_path / "run"
     plan = planned(run)
     log = run / "dataset" / "answers.jsonl"
-    proc = subprocess.Popen([str(CLI), "build-dataset", "--run", str(run)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    deadline = time.time() + 600
-    while not (log.exists() and log.read_text().count("\n") >= 1) and proc.poll() is None and time.time() < deadline: time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)  # mid-build: the first chunk is saved, the rest is not
-    proc.wait()
+    kill_at(log, 1, "build-dataset", "--run", run)  # mid-build: the first chunk is saved, the rest is not
     before = log.read_text()
     assert 0 < before.count("\n") < len(plan)
     assert not (run / "dataset" / "stats.json").exists()
