@@ -38,10 +38,10 @@ export: setup
 	$(VENV)/bin/nbdev_export
 
 # CI: the library must equal the export of the notebooks, the notebooks must be clean, and no code line may
-# pass 120 characters (the generated index _modidx.py aside)
+# pass 120 characters (nbdev's generated index and the first line of its __all__ lists aside)
 check: setup
 	$(VENV)/bin/nbdev_export
 	$(VENV)/bin/nbdev_clean
 	git diff --exit-code -- polypersona nbs
 	test -z "$$(git status --porcelain -- polypersona nbs)"
-	! grep -nE '^.{121,}' $$(ls polypersona/*.py tests/*.py tests/*/*.py benchmarks/*.py | grep -v _modidx)
+	! grep -nE '^.{121,}' $$(ls polypersona/*.py tests/*.py tests/*/*.py benchmarks/*.py | grep -v _modidx) | grep -v ':__all__ = '

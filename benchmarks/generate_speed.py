@@ -34,8 +34,10 @@ def main():
     recs, g = test_records(args.n), load_config("cpu")["generate"]
     now = choose_precision(g["precision"])[0]
     print(f"# generation speed, {len(recs)} answers a setting ({len(recs) // 8} personas), SmolLM2-135M; "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)")
-    settings = [(p, c, 16) for p in (("fp32", "bf16") if cpu_bf16() else ("fp32",)) for c in (False, True)] + [(now, True, g["batch_size"])]
+          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
+    settings = [(p, c, 16) for p in (("fp32", "bf16") if cpu_bf16() else ("fp32",)) for c in (False, True)] + \
+               [(now, True, g["batch_size"])]
     rows, models = [], {}
     for precision, cache, batch in settings:
         loaded = models.setdefault(precision, load_model("smollm2-135m", precision=precision))

@@ -33,16 +33,21 @@ def main():
     print(f"batched vs single scoring, largest difference: {err:.2e}")
     reqs = [Request(m, opts, 8) for m in (short, long)]
     fast = b.answer(reqs)
-    heads = [b.prompt_ids(r.messages) + tok(f.text.split(".")[0] + ".", add_special_tokens=False)["input_ids"] for r, f in zip(reqs, fast)]
+    heads = [b.prompt_ids(r.messages) + tok(f.text.split(".")[0] + ".", add_special_tokens=False)["input_ids"]
+             for r, f in zip(reqs, fast)]
     plain = b.generate_batch(*left_pad(heads, tok.pad_token_id, "cuda"), [8, 8], 0)
     same = [f.text == f"{f.text.split('.')[0]}. {p[0]}" for f, p in zip(fast, plain)]
     print(f"reason from the scoring cache equals a fresh greedy generation: {same}")
-    grouped = [Request([sys_, {"role": "user", "content": f"About you: person {p}, aged {30 + p}.\n{q}"}], o, 8, group=f"p{p}")
+    grouped = [Request([sys_, {"role": "user", "content": f"About you: person {p}, aged {30 + p}.\n{q}"}], o, 8,
+                       group=f"p{p}")
                for p in range(4) for q, o in (("Do you recycle?", opts), ("What do you like about your town?", []))]
-    whole = LocalBackend("tiny-random", batch_size=16, temperature=0, choice="argmax", loaded=(model, tok), prefix_cache=False)
-    cached_err = max(abs(x - y) for p, q in zip(b.option_probs(grouped), whole.option_probs(grouped)) if p for x, y in zip(p, q))
+    whole = LocalBackend("tiny-random", batch_size=16, temperature=0, choice="argmax", loaded=(model, tok),
+                         prefix_cache=False)
+    cached_err = max(abs(x - y) for p, q in zip(b.option_probs(grouped), whole.option_probs(grouped)) if p
+                     for x, y in zip(p, q))
     same_cached = [r.text for r in b.answer(grouped)] == [r.text for r in whole.answer(grouped)]
-    print(f"persona start read once vs each prompt whole: largest difference {cached_err:.2e}, same greedy answers: {same_cached}")
+    print(f"persona start read once vs each prompt whole: largest difference {cached_err:.2e}, "
+          f"same greedy answers: {same_cached}")
     b.model = model.to(dtype)
     many = [Request(long if i % 2 else short, opts if i % 3 else [], 32, i, 2) for i in range(64)]
     b.answer(many[:16]); torch.cuda.synchronize()

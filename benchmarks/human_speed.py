@@ -36,22 +36,28 @@ def main():
     survey = import_survey(args.survey)
     questions = panel_questions(sample_survey(survey, args.respondents, h["seed"]))
     now = choose_precision(g["precision"])[0]
-    print(f"# stage 06 speed, {len(questions)} requests a method, SmolLM2-135M; {platform.processor() or platform.machine()}, "
+    print(f"# stage 06 speed, {len(questions)} requests a method, SmolLM2-135M; "
+          f"{platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)")
     per, today = {}, "today's path (fp32, each prompt whole, batch 16)"
     plain = {**h, "debias": "none"}  # the read itself; debiasing multiplies it (below)
-    for label, precision, cache, batch in ((today, "fp32", False, 16), (f"now ({now}, respondent start once, batch {h['batch_size']})", now, True, h["batch_size"])):
-        backend = LocalBackend("smollm2-135m", batch, h["temperature"], h["top_p"], loaded=load_model(precision=precision), prefix_cache=cache)
+    for label, precision, cache, batch in ((today, "fp32", False, 16),
+                                           (f"now ({now}, respondent start once, batch {h['batch_size']})", now, True,
+                                            h["batch_size"])):
+        backend = LocalBackend("smollm2-135m", batch, h["temperature"], h["top_p"],
+                               loaded=load_model(precision=precision), prefix_cache=cache)
         for method in ("scores", "generate"):
             per[label, method], rows = seconds_a_request(backend, method, questions, plain)
-            extra = "" if method == "scores" else f", {sum(r['choice'] is not None for r in rows) / len(rows):.0%} name an option"
+            extra = ("" if method == "scores"
+                     else f", {sum(r['choice'] is not None for r in rows) / len(rows):.0%} name an option")
             print(f"{label:<52} {method:<9} {per[label, method]:.3f} s a request{extra}")
     per[label, "debiased"], _ = seconds_a_request(backend, "scores", questions, h)
     print(f"{label:<52} {'scores':<9} {per[label, 'debiased']:.3f} s a request, debiased by {h['debias']}")
     for method in ("scores", "generate"):
         print(f"{method}: today's path / now: {per[today, method] / per[label, method]:.2f} x")
     items, tested = len(survey.questions), len(split_respondents(survey, h["split"], h["seed"])["test"].personas)
-    print(f"the cpu profile's main job ({tested} test respondents x {items} items, base and dialogue-tuned, debiased scores), now: "
+    print(f"the cpu profile's main job ({tested} test respondents x {items} items, base and dialogue-tuned, "
+          "debiased scores), now: "
           f"{2 * tested * items * per[label, 'debiased'] / 60:.1f} min")
 
 if __name__ == "__main__":

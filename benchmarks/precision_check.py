@@ -21,7 +21,8 @@ from _workload import teacher_requests
 
 def answers(precision: str, reqs) -> tuple[list, list, float]:
     "Greedy texts and option probabilities of `reqs` in `precision`, and the seconds they took."
-    backend = LocalBackend("smollm2-135m", batch_size=16, temperature=0, choice="argmax", loaded=load_model(precision=precision))
+    backend = LocalBackend("smollm2-135m", batch_size=16, temperature=0, choice="argmax",
+                           loaded=load_model(precision=precision))
     start = time.perf_counter()
     texts = [text for text, _, _ in backend.generate(reqs)]
     probs = backend.option_probs(reqs)
@@ -32,7 +33,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=64, help="pairs answered in each precision")
     args = ap.parse_args()
-    if not cpu_bf16(): sys.exit("this CPU has no native bf16 (AVX-512 BF16 or AMX): polypersona computes in fp32 here, nothing to compare")
+    if not cpu_bf16(): sys.exit("this CPU has no native bf16 (AVX-512 BF16 or AMX): polypersona computes in fp32 here, "
+                                "nothing to compare")
     reqs = teacher_requests(args.n, load_config("cpu")["teacher"])
     print(f"# fp32 against bf16, {args.n} answers ({args.n // 8} personas), SmolLM2-135M, greedy; "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}")
@@ -42,7 +44,8 @@ def main():
     print(f"greedy answers word for word the same: {sum(a == b for a, b in zip(t32, t16))} of {len(reqs)} "
           f"({np.mean([a == b for a, b in zip(t32, t16)]):.0%}); same first sentence: "
           f"{np.mean([a.split('.')[0] == b.split('.')[0] for a, b in zip(t32, t16)]):.0%}")
-    print(f"option probabilities ({len(closed)} closed questions): largest difference {diff.max():.3f}, mean {diff.mean():.4f}; "
+    print(f"option probabilities ({len(closed)} closed questions): largest difference {diff.max():.3f}, "
+          f"mean {diff.mean():.4f}; "
           f"most likely option the same: {np.mean([a.argmax() == b.argmax() for a, b in closed]):.0%}")
     print(f"seconds: fp32 {s32:.1f}, bf16 {s16:.1f} ({s32 / s16:.2f} x)")
 

@@ -13,7 +13,7 @@ on two splits of the same data:
 - random: the replication's split as published. 180 of its 358 test (persona, question) prompts also occur in
   its training split, 100 of them with the very same answer, and every test persona answers in training.
 - persona: the (persona, question) duplicates removed (the first row of each pair kept), then re-split so that no
-  val or test persona answers in training (`polypersona.questions.split_by_persona`, 80 / 10 / 10).
+  val or test persona answers in training (`polypersona.plan.split_by_persona`, 80 / 10 / 10).
 
 On two CPU cores the whole training split takes hours (about 2.2 s an example an epoch), so by default a seeded
 sample of `--train` training rows and `--test` test rows is used (`--train 0 --test 0`: every row). Each split is
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from polypersona.core import environment, fail, open_run, read_jsonl, read_manifest, stages_done, write_jsonl
-from polypersona.questions import split_by_persona
+from polypersona.plan import split_by_persona
 from polypersona.teacher import build_import, import_original, read_original
 from polypersona.generate import generate, output_path
 from polypersona.metrics import bootstrap_ci, divergence_table, score_rows
@@ -121,9 +121,11 @@ def stage_times(runs: list[Path], twins: list[Path]) -> dict:
     times = {}
     for run in runs:
         for stage, s in read_manifest(run)["stages"].items():
-            if stage not in ("personas", "plan"): times[f"{run.name}: {stage}"] = s["wall_s"]  # the import records all three at once
+            # the import records all three at once
+            if stage not in ("personas", "plan"): times[f"{run.name}: {stage}"] = s["wall_s"]
     for twin in twins:  # the rest of a twin's manifest is its original's
-        times.update({f"{twin.name}: {k}": s["wall_s"] for k, s in read_manifest(twin)["stages"].items() if k.startswith("generate") and ":tuned:" in k})
+        times.update({f"{twin.name}: {k}": s["wall_s"] for k, s in read_manifest(twin)["stages"].items()
+                      if k.startswith("generate") and ":tuned:" in k})
     return {k: round(v, 1) for k, v in times.items()}
 
 
@@ -148,13 +150,15 @@ def closed_answers(frames: dict) -> pd.DataFrame:
             rows.append({"system": system, "question_type": qtype, "answers": len(g), "exact": g["closed_exact"].mean(),
                          "within_one": g["closed_within_one"].mean(), "js_divergence": of("js_divergence", qtype),
                          "wasserstein": of("wasserstein", qtype),
-                         f"share '{first}' (answers / references)": f"{(g['pred_choice'] == first).mean():.2f} / {(g['ref_choice'] == first).mean():.2f}"})
+                         f"share '{first}' (answers / references)":
+                             f"{(g['pred_choice'] == first).mean():.2f} / {(g['ref_choice'] == first).mean():.2f}"})
     return pd.DataFrame(rows)
 
 
 def replication_rows(data: Path, test_records: list[dict]) -> list[dict]:
     "The replication's test predictions, joined by id to our records of the same rows (persona, question, options)."
-    preds = {r["id"]: r for r in read_jsonl(data / "evaluation_results_2" / "test_predictions.jsonl", "replication predictions")}
+    preds = {r["id"]: r for r in read_jsonl(data / "evaluation_results_2" / "test_predictions.jsonl",
+                                            "replication predictions")}
     return [{**r, "prediction": preds[r["id"]]["prediction"]} for r in test_records]
 
 
@@ -171,7 +175,8 @@ def system_row(system: str, split: str, df: pd.DataFrame, n: int) -> dict:
     "One table row: each metric's mean and its 95 % interval over the answers."
     row = {"system": system, "split": split, "answers": len(df), "personas": int(df["persona_id"].nunique())}
     for m in {**STANDARD, **SURVEY}:
-        row[m], row[f"{m}_lo"], row[f"{m}_hi"] = row_sacrebleu(df, n // 5) if m == "sacrebleu" else bootstrap_ci(df[m], n, SEED)
+        row[m], row[f"{m}_lo"], row[f"{m}_hi"] = (row_sacrebleu(df, n // 5) if m == "sacrebleu"
+                                                  else bootstrap_ci(df[m], n, SEED))
     row["persona_top1_chance"] = 1 / row["personas"]
     return row
 
@@ -189,12 +194,13 @@ def paired(a: pd.DataFrame, b: pd.DataFrame, metrics, n: int) -> pd.DataFrame:
     rows = []
     for k in metrics:
         diff, lo, hi = bootstrap_ci(m[f"{k}_b"] - m[f"{k}_a"], n, SEED)
-        rows.append({"metric": k, "answers": len(m), "a": m[f"{k}_a"].mean(), "b": m[f"{k}_b"].mean(), "difference": diff, "lo": lo, "hi": hi})
+        rows.append({"metric": k, "answers": len(m), "a": m[f"{k}_a"].mean(), "b": m[f"{k}_b"].mean(),
+                     "difference": diff, "lo": lo, "hi": hi})
     return pd.DataFrame(rows)
 
 
 def by(frames: dict, column: str, metrics=("bleu", "rougeL", "bertscore_f1"), n: int = 0) -> pd.DataFrame:
-    "Each system's mean of `metrics` per value of `column` (domain, question type, seen in training); `n`: with intervals."
+    "Each system's mean of `metrics` by `column` (domain, question type, seen in training); with intervals if `n`."
     rows = []
     for name, df in frames.items():
         for value, g in df.groupby(column):
@@ -211,14 +217,16 @@ def by(frames: dict, column: str, metrics=("bleu", "rougeL", "bertscore_f1"), n:
 def cell(row: dict, m: str) -> str:
     if pd.isna(row.get(m)): return "–"
     v = f"{row[m]:.1f}" if m == "words" else f"{row[m]:.3f}"
-    return v if pd.isna(row.get(f"{m}_lo")) else f"{v} ({row[f'{m}_lo']:.3f}–{row[f'{m}_hi']:.3f})" if m != "words" else \
+    return v if pd.isna(row.get(f"{m}_lo")) else \
+        f"{v} ({row[f'{m}_lo']:.3f}–{row[f'{m}_hi']:.3f})" if m != "words" else \
         f"{v} ({row[f'{m}_lo']:.1f}–{row[f'{m}_hi']:.1f})"
 
 
 def markdown(rows: list[dict], columns: dict) -> str:
     head = ["system", "split", "answers", "personas", *columns.values()]
     lines = ["| " + " | ".join(head) + " |", "|---|---|---:|---:|" + "---:|" * len(columns)]
-    lines += ["| " + " | ".join([r["system"], r["split"], str(r["answers"]), str(r.get("personas", "–")), *(cell(r, m) for m in columns)]) + " |"
+    lines += ["| " + " | ".join([r["system"], r["split"], str(r["answers"]), str(r.get("personas", "–")),
+                                 *(cell(r, m) for m in columns)]) + " |"
               for r in rows]
     return "\n".join(lines)
 
@@ -244,7 +252,8 @@ def figures(rows: list[dict], seen: pd.DataFrame, page: Path) -> list[str]:
     mean = lambda v: float(v.split()[0])  # the table's cells read "mean (lo–hi)"
     for ax, m in zip(axes, ("bleu", "rougeL")):
         wide = seen.assign(**{m: seen[m].map(mean)}).pivot(index="system", columns="prompt_in_train", values=m)
-        wide.loc[list(dict.fromkeys(seen["system"]))[::-1]].plot.barh(ax=ax); ax.set_title(STANDARD[m]); ax.set_ylabel("")
+        wide.loc[list(dict.fromkeys(seen["system"]))[::-1]].plot.barh(ax=ax)
+        ax.set_title(STANDARD[m]); ax.set_ylabel("")
         ax.legend(title="test prompt also in training", fontsize=7)
     save_figure(fig, "seen_in_training", page)
     return ["systems.png", "seen_in_training.png"]
@@ -253,23 +262,30 @@ def figures(rows: list[dict], seen: pd.DataFrame, page: Path) -> list[str]:
 def write_page(page: Path, rows, diff, decoding, closed, seen, domains, types, times, args, env) -> Path:
     show = lambda df: df.to_markdown(index=False, floatfmt=".3f")
     text = ["# Replication comparison: generated tables", "",
-            f"Made by `python benchmarks/replication_compare.py --train {args.train} --test {args.test} --epochs {args.epochs} "
-            f"--model {args.model}` on {env['cpus']} CPU cores ({env['platform']}, torch {env['packages'].get('torch')}), "
-            f"{sum(times.values()) / 60:.1f} minutes in all.", "",
+            f"Made by `python benchmarks/replication_compare.py --train {args.train} --test {args.test} "
+            f"--epochs {args.epochs} --model {args.model}` on {env['cpus']} CPU cores ({env['platform']}, "
+            f"torch {env['packages'].get('torch')}), {sum(times.values()) / 60:.1f} minutes in all.", "",
             "BERTScore is ours (all-MiniLM-L6-v2, layer 6, per answer); the published row's is the replication's "
-            "(bert-base-uncased, the mean of each chunk of 16 given to every row of it), so those two differ by definition.", "",
+            "(bert-base-uncased, the mean of each chunk of 16 given to every row of it), so those two differ by "
+            "definition.", "",
             "## Standard metrics", "", markdown(rows, STANDARD), "",
-            "## Survey metrics and persona fidelity", "", markdown([r for r in rows if "structural_coherence" in r], SURVEY), "",
+            "## Survey metrics and persona fidelity", "",
+            markdown([r for r in rows if "structural_coherence" in r], SURVEY), "",
             "Persona top-1: how often the answer is closer (MiniLM) to its own persona's card than to every other test "
             "persona's; chance is 1 / personas.", "",
             "## Ours tuned minus the replication, same answers (random split)", "", show(diff), "",
-            f"## The tuned model's answers decoded otherwise than the `{args.profile}` profile does, same answers (random split)", "",
-            show(decoding), "", "Each row: the other decoding minus the profile's, with a paired 95 % interval. Self-BLEU is "
-            "the answers' similarity to other personas' answers to the same question (lower: more diverse).", "",
-            "## Closed answers: the option read from each answer against the reference's (random split, sampled rows)", "",
-            show(closed), "", "Jensen-Shannon divergence (base 2) and Wasserstein distance (ordered scales, over the span) "
-            "of the answers' option shares from the references' over all answers of the type; 0 is the same distribution.", "",
-            "## By whether the test prompt (persona, question) also occurs in the replication's training split", "", show(seen), "",
+            f"## The tuned model's answers decoded otherwise than the `{args.profile}` profile does, "
+            "same answers (random split)", "",
+            show(decoding), "", "Each row: the other decoding minus the profile's, with a paired 95 % interval. "
+            "Self-BLEU is the answers' similarity to other personas' answers to the same question "
+            "(lower: more diverse).", "",
+            "## Closed answers: the option read from each answer against the reference's (random split, sampled rows)",
+            "",
+            show(closed), "", "Jensen-Shannon divergence (base 2) and Wasserstein distance (ordered scales, over the "
+            "span) of the answers' option shares from the references' over all answers of the type; 0 is the same "
+            "distribution.", "",
+            "## By whether the test prompt (persona, question) also occurs in the replication's training split", "",
+            show(seen), "",
             "## By domain", "", show(domains), "", "## By question type", "", show(types), "",
             "## Time (seconds)", "", "\n".join(f"- {k}: {v}" for k, v in times.items()), ""]
     return (page / "tables.md").write_text("\n".join(text)) or page / "tables.md"
@@ -277,9 +293,11 @@ def write_page(page: Path, rows, diff, decoding, closed, seen, domains, types, t
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", default=str(DATA), help="the replication's data folder (with generated_data_2 and evaluation_results_2)")
+    ap.add_argument("--data", default=str(DATA),
+                    help="the replication's data folder (with generated_data_2 and evaluation_results_2)")
     ap.add_argument("--out", default="runs/replication", help="where the two runs go")
-    ap.add_argument("--page", default=str(REPO / "benchmarks" / "replication"), help="where the tables, figures and results.json go")
+    ap.add_argument("--page", default=str(REPO / "benchmarks" / "replication"),
+                    help="where the tables, figures and results.json go")
     ap.add_argument("--train", type=int, default=800, help="training rows sampled from each split (0: all)")
     ap.add_argument("--test", type=int, default=160, help="test rows sampled from each split (0: all)")
     ap.add_argument("--epochs", type=int, default=1)
@@ -290,13 +308,15 @@ def main(argv=None):
     data, page = Path(args.data), Path(args.page)
     for key in ("train", "test", "epochs", "bootstrap"):
         if getattr(args, key) < (0 if key in ("train", "test") else 1):
-            fail(f"--{key} is {getattr(args, key)}; give {'0 (all rows) or more' if key in ('train', 'test') else '1 or more'}")
+            fail(f"--{key} is {getattr(args, key)}; "
+                 f"give {'0 (all rows) or more' if key in ('train', 'test') else '1 or more'}")
     if not (data / "generated_data_2").is_dir() or not (data / "evaluation_results_2").is_dir():
         fail(f"{data} is not the replication's data folder (it needs generated_data_2/ and evaluation_results_2/); "
              "clone huikangjiang06/Polypersona_Replication and pass --data")
     page.mkdir(parents=True, exist_ok=True)
     rows = read_original(data / "generated_data_2")
-    runs = {"random": run_split("random", rows, args), "persona": run_split("persona", persona_split(drop_duplicates(rows)), args)}
+    runs = {"random": run_split("random", rows, args),
+            "persona": run_split("persona", persona_split(drop_duplicates(rows)), args)}
     cfg, n, label = runs["random"][1], args.bootstrap, model_key(args.model)
     twins = other_decodings(runs["random"][0], cfg, args)
 
@@ -307,38 +327,49 @@ def main(argv=None):
     sampled = {r["id"] for r in read_jsonl(runs["random"][0] / "dataset" / "test.jsonl")}
     rep_sample = replication[replication["id"].isin(sampled)]
     table = [published(data), system_row("replication TinyLlama-1.1B, rescored by us", "random", replication, n)]
-    if len(rep_sample) < len(replication): table.append(system_row("replication TinyLlama-1.1B, rescored by us", "random, sampled", rep_sample, n))
+    if len(rep_sample) < len(replication):
+        table.append(system_row("replication TinyLlama-1.1B, rescored by us", "random, sampled", rep_sample, n))
     ours = {}
     for split, (run, _) in runs.items():
         for variant, title in (("base", "untrained"), ("tuned", "tuned")):
             ours[split, variant] = scored(read_jsonl(output_path(run, args.model, variant)), cfg)
-            table.append(system_row(f"{label} {title}", split + (", sampled" if args.test else ""), ours[split, variant], n))
+            table.append(system_row(f"{label} {title}", split + (", sampled" if args.test else ""),
+                                    ours[split, variant], n))
     decoded = {how: scored(read_jsonl(output_path(twin, args.model, "tuned")), cfg) for how, twin in twins.items()}
-    for how, df in decoded.items(): table.append(system_row(f"{label} tuned, {how}", "random" + (", sampled" if args.test else ""), df, n))
+    for how, df in decoded.items():
+        table.append(system_row(f"{label} tuned, {how}", "random" + (", sampled" if args.test else ""), df, n))
     tuned = ours["random", "tuned"]
     diff = paired(rep_sample, tuned, ("bleu", "rouge1", "rougeL", "bertscore_f1", "survey_quality", "words"), n)
     diff = diff.rename(columns={"a": "replication", "b": f"{label} tuned"})
-    decoding = pd.concat([paired(tuned, df, ("bleu", "rougeL", "bertscore_f1", "closed_exact", "survey_quality", "self_bleu", "words"), n)
-                          .rename(columns={"a": "profile's decoding", "b": "other"}).assign(other=how) for how, df in decoded.items()])
-    closed = closed_answers({"replication": rep_sample, f"{label} tuned": tuned, **{f"{label} tuned, {h}": d for h, d in decoded.items()}})
+    decoding = pd.concat([paired(tuned, df, ("bleu", "rougeL", "bertscore_f1", "closed_exact", "survey_quality",
+                                             "self_bleu", "words"), n)
+                          .rename(columns={"a": "profile's decoding", "b": "other"}).assign(other=how)
+                          for how, df in decoded.items()])
+    closed = closed_answers({"replication": rep_sample, f"{label} tuned": tuned,
+                             **{f"{label} tuned, {h}": d for h, d in decoded.items()}})
     seen_frames = {"replication, all 358": replication, "replication, sampled": rep_sample,
                    f"{label} untrained": ours["random", "base"], f"{label} tuned": tuned}
     train_prompts = {prompt_key(r) for r in rows if r["split"] == "train"}
     in_train = {r["id"]: (r["persona_id"], r["question"]) in train_prompts for r in every_test}
-    seen = by({k: df.assign(prompt_in_train=df["id"].map(in_train)) for k, df in seen_frames.items()}, "prompt_in_train", n=n)
-    compared = {"replication": rep_sample, f"{label} tuned": tuned, f"{label} tuned, persona split": ours["persona", "tuned"]}
+    seen = by({k: df.assign(prompt_in_train=df["id"].map(in_train)) for k, df in seen_frames.items()},
+              "prompt_in_train", n=n)
+    compared = {"replication": rep_sample, f"{label} tuned": tuned,
+                f"{label} tuned, persona split": ours["persona", "tuned"]}
     domains, types = by(compared, "domain"), by(compared, "question_type")
-    times = {**stage_times([run for run, _ in runs.values()], list(twins.values())), "scoring": round(time.time() - start, 1)}
+    times = {**stage_times([run for run, _ in runs.values()], list(twins.values())),
+             "scoring": round(time.time() - start, 1)}
     env = environment()
     shown = figures(table, seen, page)
     write_page(page, table, diff, decoding, closed, seen, domains, types, times, args, env)
-    settings = {k: v for k, v in vars(args).items() if k not in ("data", "out", "page")}  # paths of this machine stay out
-    results = {"args": settings, "environment": env, "seconds": times, "table": table, "difference": diff.to_dict("records"),
-               "decoding": decoding.to_dict("records"), "closed": closed.to_dict("records"),
-               "seen_in_training": seen.to_dict("records"), "domains": domains.to_dict("records"), "types": types.to_dict("records"),
-               "figures": shown}
+    # paths of this machine stay out
+    settings = {k: v for k, v in vars(args).items() if k not in ("data", "out", "page")}
+    results = {"args": settings, "environment": env, "seconds": times, "table": table,
+               "difference": diff.to_dict("records"), "decoding": decoding.to_dict("records"),
+               "closed": closed.to_dict("records"), "seen_in_training": seen.to_dict("records"),
+               "domains": domains.to_dict("records"), "types": types.to_dict("records"), "figures": shown}
     (page / "results.json").write_text(json.dumps(results, indent=1, default=float) + "\n")
-    print(markdown(table, STANDARD)); print(); print(markdown([r for r in table if "structural_coherence" in r], SURVEY))
+    print(markdown(table, STANDARD)); print()
+    print(markdown([r for r in table if "structural_coherence" in r], SURVEY))
     print(f"\ntables, figures and results.json in {page}")
 
 

@@ -33,15 +33,18 @@ def main():
     t = load_config("cpu")["teacher"]
     reqs = teacher_requests(args.n, t)
     print(f"# teacher speed, {args.n} answers a setting ({args.n // 8} personas), SmolLM2-135M; "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)")
+          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
     now = choose_precision(t["precision"])[0]
-    settings = [(p, c, 16) for p in (("fp32", "bf16") if cpu_bf16() else ("fp32",)) for c in (False, True)] + [(now, True, t["batch_size"])]
+    settings = [(p, c, 16) for p in (("fp32", "bf16") if cpu_bf16() else ("fp32",)) for c in (False, True)] + \
+               [(now, True, t["batch_size"])]
     rows, models = [], {}
     for precision, cache, batch in settings:
         backend = LocalBackend("smollm2-135m", batch_size=batch, prefix_cache=cache,
                                loaded=models.setdefault(precision, load_model("smollm2-135m", precision=precision)))
         backend.answer(reqs[:2])  # warm up
-        rows.append((f"local {precision}, {'persona start once' if cache else 'each prompt whole'}, batch {batch}", timed(backend, reqs)))
+        rows.append((f"local {precision}, {'persona start once' if cache else 'each prompt whole'}, batch {batch}",
+                     timed(backend, reqs)))
     local = len(rows)
     if args.server:
         with local_server("smollm2-135m") as (url, name):
@@ -49,7 +52,8 @@ def main():
                 rows.append((f"server, concurrency {c}", timed(OpenAIBackend(url, name, concurrency=c), reqs)))
     print(f"\n{'setting':<48}{'seconds':>9}{'answers/s':>11}{'s/answer':>10}")
     for name, s in rows: print(f"{name:<48}{s:>9.1f}{args.n / s:>11.2f}{s / args.n:>10.2f}")
-    print(f"\nnow (the cpu profile: {rows[local - 1][0]}) / today's path ({rows[0][0]}): {rows[0][1] / rows[local - 1][1]:.2f} x")
+    print(f"\nnow (the cpu profile: {rows[local - 1][0]}) / today's path ({rows[0][0]}): "
+          f"{rows[0][1] / rows[local - 1][1]:.2f} x")
 
 
 if __name__ == "__main__":

@@ -18,8 +18,8 @@ projections on the CPU, then reports its loss on the validation examples:
 
 Tokens are real tokens (padding not counted). Model FLOPs count what LoRA training must compute: forward and
 backward through the frozen weights (4 x parameters a token; the LoRA matrices are negligible) plus attention
-(6 x layers x hidden x context a token), with the output layer counted at the answer positions only. Utilisation is those
-FLOPs per second against a fp32 matrix-multiply peak measured in the same run. Timings vary by about 20 % on
+(6 x layers x hidden x context a token), with the output layer counted at the answer positions only. Utilisation is
+those FLOPs per second against a fp32 matrix-multiply peak measured in the same run. Timings vary by about 20 % on
 shared machines.
 """
 import argparse, json, os, platform, resource, subprocess, sys, tempfile, time
@@ -55,7 +55,8 @@ def _timed(fn) -> float:
 def ours(model: str, recs: list[dict], val: list[dict], precision: str) -> dict:
     from datasets import Dataset
     from polypersona.core import load_config
-    from polypersona.train import choose_setup, detect_hardware, load_for_training, make_trainer, model_config, model_shape, training_examples
+    from polypersona.hardware import choose_setup, detect_hardware, model_shape
+    from polypersona.train import load_for_training, make_trainer, model_config, training_examples
     from polypersona.models import load_tokenizer
     c = {**load_config("cpu")["train"], "epochs": 1, "precision": precision}
     tok = load_tokenizer(model)
@@ -66,8 +67,8 @@ def ours(model: str, recs: list[dict], val: list[dict], precision: str) -> dict:
     trainer.args.save_strategy, trainer.args.disable_tqdm = "no", True
     seconds = _timed(trainer.train)
     val_loss = trainer.evaluate(Dataset.from_list(training_examples(tok, val, c["max_length"])[0]))["eval_loss"]
-    return {"seconds": seconds, "rows": rows, "micro_batch": setup.micro_batch, "checkpointing": setup.gradient_checkpointing,
-            "precision": setup.precision, "val_loss": val_loss}
+    return {"seconds": seconds, "rows": rows, "micro_batch": setup.micro_batch,
+            "checkpointing": setup.gradient_checkpointing, "precision": setup.precision, "val_loss": val_loss}
 
 
 def trl_defaults(model: str, recs: list[dict], val: list[dict], precision: str) -> dict:
@@ -84,7 +85,8 @@ def trl_defaults(model: str, recs: list[dict], val: list[dict], precision: str) 
                          peft_config=lora_config(model, load_config("cpu")["train"]))
     rows, _ = training_examples(tok, recs, 10_000)
     seconds = _timed(trainer.train)
-    val_loss = trainer.evaluate(Dataset.from_list([{"prompt": r["messages"][:-1], "completion": r["messages"][-1:]} for r in val]))["eval_loss"]
+    val_loss = trainer.evaluate(Dataset.from_list([{"prompt": r["messages"][:-1], "completion": r["messages"][-1:]}
+                                                   for r in val]))["eval_loss"]
     return {"seconds": seconds, "rows": rows, "micro_batch": args.per_device_train_batch_size,
             "checkpointing": args.gradient_checkpointing, "precision": "fp32", "val_loss": val_loss}
 
@@ -103,12 +105,13 @@ def one(setting: str, model: str, run: str | None, n: int, n_val: int):
     body = params - vocab * h  # the output layer (tied or not) is counted where it runs
     tokens = sum(len(r["input_ids"]) for r in got["rows"])
     answers = sum(sum(t != -100 for t in r["labels"]) for r in got["rows"])
-    attention = sum(6 * layers * h * len(r["input_ids"]) ** 2 for r in got["rows"])  # QK and AV, causal half, forward and backward
+    # QK and AV, causal half, forward and backward
+    attention = sum(6 * layers * h * len(r["input_ids"]) ** 2 for r in got["rows"])
     flops = 4 * body * tokens + 4 * vocab * h * answers + attention
     print(json.dumps({"setting": setting, "tokens": tokens, "seconds": got["seconds"], "gflops": flops / 1e9,
                       "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
-                      "micro_batch": got["micro_batch"], "checkpointing": got["checkpointing"], "threads": torch.get_num_threads(),
-                      "precision": got["precision"], "val_loss": got["val_loss"]}))
+                      "micro_batch": got["micro_batch"], "checkpointing": got["checkpointing"],
+                      "threads": torch.get_num_threads(), "precision": got["precision"], "val_loss": got["val_loss"]}))
 
 
 def main():
@@ -125,17 +128,20 @@ def main():
           f"{os.cpu_count()} cores; fp32 matmul peak {peak:.0f} GFLOP/s")
     results = {}
     for setting in ("ours:fp32", "ours:auto", "trl:fp32"):
-        cmd = [sys.executable, __file__, "--one", setting, "--examples", str(args.examples), "--val", str(args.val), "--model", args.model] + \
-              (["--run", args.run] if args.run else [])
+        cmd = [sys.executable, __file__, "--one", setting, "--examples", str(args.examples), "--val", str(args.val),
+               "--model", args.model] + (["--run", args.run] if args.run else [])
         out = subprocess.run(cmd, capture_output=True, text=True)
         if out.returncode: sys.exit(out.stderr[-3000:])
         results[setting] = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"{'setting':<14}{'compute':>8}{'micro':>6}{'ckpt':>6}{'tokens':>8}{'seconds':>9}{'tokens/s':>10}{'peak GB':>9}{'MFU*':>7}{'val loss':>10}")
+    print(f"{'setting':<14}{'compute':>8}{'micro':>6}{'ckpt':>6}{'tokens':>8}{'seconds':>9}{'tokens/s':>10}"
+          f"{'peak GB':>9}{'MFU*':>7}{'val loss':>10}")
     for name, r in results.items():
-        print(f"{name:<14}{r['precision']:>8}{r['micro_batch']:>6}{'on' if r['checkpointing'] else 'off':>6}{r['tokens']:>8}{r['seconds']:>9.1f}"
-              f"{r['tokens'] / r['seconds']:>10.1f}{r['peak_rss_gb']:>9.2f}{r['gflops'] / r['seconds'] / peak:>7.1%}{r['val_loss']:>10.4f}")
+        print(f"{name:<14}{r['precision']:>8}{r['micro_batch']:>6}{'on' if r['checkpointing'] else 'off':>6}"
+              f"{r['tokens']:>8}{r['seconds']:>9.1f}{r['tokens'] / r['seconds']:>10.1f}{r['peak_rss_gb']:>9.2f}"
+              f"{r['gflops'] / r['seconds'] / peak:>7.1%}{r['val_loss']:>10.4f}")
     speed = {k: r["tokens"] / r["seconds"] for k, r in results.items()}
-    print(f"* against the fp32 matmul peak. ours auto / ours fp32 (today's path): {speed['ours:auto'] / speed['ours:fp32']:.2f} x the tokens per second; "
+    print(f"* against the fp32 matmul peak. ours auto / ours fp32 (today's path): "
+          f"{speed['ours:auto'] / speed['ours:fp32']:.2f} x the tokens per second; "
           f"ours fp32 / trl defaults: {speed['ours:fp32'] / speed['trl:fp32']:.2f} x")
 
 

@@ -50,12 +50,12 @@ def finite(value):
     if isinstance(value, (list, tuple)): return [finite(v) for v in value]
     return value
 
-
+# %% ../nbs/10_core.ipynb #b1556d1d
 def to_json(value, **kw) -> str:
     "`value` as strict JSON (NaN and infinities as null); `kw` as for `json.dumps`."
     return json.dumps(finite(value), allow_nan=False, **kw)
 
-
+# %% ../nbs/10_core.ipynb #f4747dc5
 def write_json(path, value, **kw) -> Path:
     "Write `value` to `path` as strict JSON (indented 2 unless `kw` says otherwise), atomically."
     return atomic_write(path, to_json(value, **{"indent": 2, **kw}) + "\n")
@@ -91,10 +91,12 @@ def read_text(path, what: str = "file") -> str:
 def read_jsonl(path, what: str = "file") -> list[dict]:
     "The JSON objects of a JSON Lines file; a bad line is an error naming the file and line."
     rows = []
-    for i, line in enumerate(read_text(path, what).split("\n"), 1):  # not splitlines: U+2028 may stand inside a JSON string
+    # split on "\n", not splitlines: U+2028 may stand inside a JSON string
+    for i, line in enumerate(read_text(path, what).split("\n"), 1):
         if not line.strip(): continue
         try: row = json.loads(line)
-        except json.JSONDecodeError as e: fail(f"{what} {path}, line {i}: not valid JSON ({e.msg}); write one JSON object per line")
+        except json.JSONDecodeError as e:
+            fail(f"{what} {path}, line {i}: not valid JSON ({e.msg}); write one JSON object per line")
         except RecursionError: fail(f"{what} {path}, line {i}: nested too deeply to read; flatten it")
         if not isinstance(row, dict): fail(f"{what} {path}, line {i}: expected a JSON object, got {type(row).__name__}")
         rows.append(row)
@@ -132,7 +134,8 @@ def resume_log(path, settings: dict) -> list[dict]:
     "The rows of the answer log `path`, if it was begun under `settings` (kept beside it as .json); else an error."
     path, saved = Path(path), Path(path).with_suffix(".json")
     old = json.loads(read_text(saved, "settings file")) if saved.exists() else settings
-    changed = [f"{k} was {old.get(k)!r}, now {settings.get(k)!r}" for k in sorted({*old, *settings}) if old.get(k) != settings.get(k)]
+    changed = [f"{k} was {old.get(k)!r}, now {settings.get(k)!r}"
+               for k in sorted({*old, *settings}) if old.get(k) != settings.get(k)]
     if changed: fail(f"{path} holds answers made with other settings: {'; '.join(changed)} (see {saved.name}); "
                      "delete both to answer again, or use a new --run directory")
     write_json(saved, settings)
@@ -149,12 +152,14 @@ def profile_names() -> list[str]:
 
 # %% ../nbs/10_core.ipynb #ba5a3753
 def read_yaml(path, what: str) -> dict:
+    "The mapping in the user's YAML file `path` (`what` names it); bad YAML is an error saying where to look."
     try: data = yaml.safe_load(read_text(path, what))
     except RecursionError: fail(f"{what} {path} is nested too deeply to read; flatten it")
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)  # where the parser gave up, which is where to look
-        fail(f"{what} {path} is not valid YAML: {getattr(e, 'problem', None) or str(e).splitlines()[0]}"
-             + (f" (line {mark.line + 1}, column {mark.column + 1}); quote text that holds : ? # or {{ }}" if mark else ""))
+        where = (f" (line {mark.line + 1}, column {mark.column + 1}); quote text that holds : ? # or {{ }}"
+                 if mark else "")
+        fail(f"{what} {path} is not valid YAML: {getattr(e, 'problem', None) or str(e).splitlines()[0]}" + where)
     if not isinstance(data, dict): fail(f"{what} {path} should hold a mapping of keys to values")
     return data
 
@@ -203,7 +208,9 @@ def load_config(profile: str = "cpu", overrides: dict | None = None) -> dict:
     "The resolved config: `defaults.yaml`, then the `profile` (a name or a YAML path), then dotted `overrides`."
     path = Path(profile)
     if path.suffix not in (".yaml", ".yml"):
-        if profile not in profile_names(): fail(f"unknown profile {profile!r}; choose one of {', '.join(profile_names())}, or give the path of a .yaml file")
+        if profile not in profile_names():
+            fail(f"unknown profile {profile!r}; choose one of {', '.join(profile_names())}, "
+                 "or give the path of a .yaml file")
         path = CONFIGS / f"{profile}.yaml"
     cfg = merge_config(read_yaml(CONFIGS / "defaults.yaml", "defaults"), read_yaml(path, "profile"))
     cfg = merge_config(cfg, nest(overrides or {}))
@@ -220,7 +227,7 @@ def redact(value):
     if isinstance(value, (list, tuple)): return type(value)(redact(v) for v in value)
     return value
 
-
+# %% ../nbs/10_core.ipynb #7837f0cc
 def check_url(url: str, key: str) -> str:
     "`url` (setting `key`), refused where it was read back from a run with its credentials taken out."
     if "***@" in url: fail(f"{key} {url} had credentials, which a run does not store; give the full address again "
@@ -235,22 +242,26 @@ def writable_dir(given, flag: str = "--run") -> Path:
     try: path.resolve(strict=False)
     except (RuntimeError, OSError): fail(f"{flag} {given} cannot be resolved (a symlink loop?); give another folder")
     if path.exists() and not path.is_dir(): fail(f"{flag} {given} is a file, not a folder; give a folder")
-    if path.is_symlink() and not path.exists(): fail(f"{flag} {given} is a broken symlink or a symlink loop; give another folder")
+    if path.is_symlink() and not path.exists():
+        fail(f"{flag} {given} is a broken symlink or a symlink loop; give another folder")
     existing = next(p for p in [path, *path.absolute().parents] if p.exists())
-    if not os.access(existing, os.W_OK | os.X_OK): fail(f"{flag} {given}: {existing} is not writable by this user; give a folder you can write")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        fail(f"{flag} {given}: {existing} is not writable by this user; give a folder you can write")
     return path
 
-
+# %% ../nbs/10_core.ipynb #c8c3b136
 _PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 def plain_name(value, what: str) -> str:
     "`value`, which becomes a file or folder name, refused unless it is a plain name."
     if not isinstance(value, str) or not _PLAIN.fullmatch(value):
-        fail(f"{what} is {value!r}; give a plain name (letters, digits, '.', '_' and '-', starting with a letter or digit), not a path")
+        fail(f"{what} is {value!r}; give a plain name (letters, digits, '.', '_' and '-', "
+             "starting with a letter or digit), not a path")
     return value
 
 # %% ../nbs/10_core.ipynb #e626d1f3
-STAGES = {"personas": "personas", "plan": "plan", "dataset": "teacher", "train": "train", "generate": "generate"}  # stage: its config section, in pipeline order
+# stage: its config section, in pipeline order
+STAGES = {"personas": "personas", "plan": "plan", "dataset": "teacher", "train": "train", "generate": "generate"}
 
 # %% ../nbs/10_core.ipynb #1ffbf1b0
 def _dotted(cfg: dict, key: str):
@@ -295,7 +306,8 @@ def run_lock(run_dir):
     run_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(run_dir / ".polypersona.lock"))
     try: lock.acquire(timeout=0)
-    except Timeout: fail(f"another polypersona command is writing {run_dir}; wait for it to finish, or use another --run")
+    except Timeout:
+        fail(f"another polypersona command is writing {run_dir}; wait for it to finish, or use another --run")
     _HELD.add(run_dir.resolve())
     config, manifest = (run_dir / f for f in ("config.yaml", "manifest.json"))
     before = [f.read_bytes() if f.exists() else None for f in (config, manifest)]
@@ -311,7 +323,8 @@ def run_lock(run_dir):
     finally:
         _HELD.discard(run_dir.resolve())
         lock.release()
-        if made and [p.name for p in run_dir.iterdir()] == [".polypersona.lock"]:  # a command that wrote nothing leaves nothing
+        # a command that wrote nothing leaves nothing
+        if made and [p.name for p in run_dir.iterdir()] == [".polypersona.lock"]:
             Path(lock.lock_file).unlink(); run_dir.rmdir()
 
 # %% ../nbs/10_core.ipynb #9c0b5bf1
@@ -345,14 +358,16 @@ def environment() -> dict:
     for name in PACKAGES:
         try: versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError: pass
-    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(), "packages": versions}
+    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
+            "packages": versions}
 
 # %% ../nbs/10_core.ipynb #5ba99fde
 def record_stage(run_dir, stage: str, outputs: list, started: float, **info) -> dict:
     "Note in the manifest that `stage` finished, with its `outputs` (paths), wall time and `info`."
     from filelock import FileLock
     run_dir = Path(run_dir)
-    entry = {"finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), "wall_s": round(time.time() - started, 3),
+    entry = {"finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+             "wall_s": round(time.time() - started, 3),
              "outputs": {str(Path(o).relative_to(run_dir)): sha256(o) for o in outputs}, **redact(info)}
     with FileLock(str(run_dir / "manifest.json.lock")):  # stages in parallel notebooks share the manifest
         m = read_manifest(run_dir)
@@ -365,7 +380,7 @@ def cache_dir() -> Path:
     "Where converted models and the example run live: `$POLYPERSONA_CACHE`, or `~/.cache/polypersona`."
     return Path(os.environ.get("POLYPERSONA_CACHE") or Path.home() / ".cache" / "polypersona")
 
-
+# %% ../nbs/10_core.ipynb #ae5a9536
 def library_hash() -> str:
     "A short digest of the installed library's code, profiles and question bank: what a run's results depend on."
     root = Path(str(resources.files("polypersona")))
@@ -374,7 +389,7 @@ def library_hash() -> str:
         h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
     return h.hexdigest()[:12]
 
-
+# %% ../nbs/10_core.ipynb #2e9b45f1
 @contextmanager
 def example_run(run_dir=None,  # a run directory to use as it is
                 profile: str = "smoke",  # the profile of the shared run

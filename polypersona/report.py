@@ -10,40 +10,47 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from .core import atomic_write, environment, fail, paper_numbers, read_manifest, record_stage, sha256, write_csv, write_json
+from .core import (
+    atomic_write, environment, fail, paper_numbers, read_manifest, record_stage, sha256, write_csv, write_json)
 from .metrics import bootstrap_ci
 
 # %% auto #0
 __all__ = ['PAPER', 'STANDARD', 'SURVEY', 'FIDELITY', 'COUNTS', 'COMPARED', 'load_scores', 'load_answers', 'save_table',
            'dataset_tables', 'metric_table', 'per_domain_table', 'base_vs_tuned', 'group_breakdown', 'save_figure',
+           'dataset_figure', 'comparison_figure', 'per_domain_figure', 'distributions_figure', 'groups_figure',
            'report_figures', 'report_inputs', 'build_report', 'publish']
 
 # %% ../nbs/05_report.ipynb #1b46e8c3
-PAPER = {"standard": pd.DataFrame(paper_numbers()["standard_metrics"]), "survey": pd.DataFrame(paper_numbers()["survey_metrics"]),
-         "types": {t: round(100 * share, 1) for t, share in paper_numbers()["question_types"].items()}}  # % of the 82 questions
+PAPER = {"standard": pd.DataFrame(paper_numbers()["standard_metrics"]),
+         "survey": pd.DataFrame(paper_numbers()["survey_metrics"]),
+         "types": {t: round(100 * share, 1)  # % of the 82 questions
+                   for t, share in paper_numbers()["question_types"].items()}}
 
 # %% ../nbs/05_report.ipynb #b61dfea3
-STANDARD = ("bleu", "sacrebleu", "rouge1", "rouge2", "rougeL", "bertscore_f1")
-SURVEY = ("structural_coherence", "length_similarity", "sentence_similarity", "sentiment_alignment",
-          "stylistic_consistency", "closed_exact", "closed_within_one", "survey_quality")
-FIDELITY = ("personas", "persona_top1", "persona_top1_chance", "persona_top5", "persona_top5_chance",
-            "distinct_1", "reference_distinct_1", "distinct_2", "reference_distinct_2", "self_bleu", "reference_self_bleu")
-COUNTS = ("answers", "personas", "train", "val", "test", "total")
-COMPARED = ("bleu", "rougeL", "bertscore_f1", "structural_coherence", "sentiment_alignment", "closed_exact", "survey_quality")
-
-
 def load_scores(run_dir) -> dict:
     "{(model, variant): summary} for the test split's scores in `run_dir`/metrics."
     found = {(p.parent.parent.name, p.parent.name): json.loads(p.read_text())
              for p in sorted(Path(run_dir).glob("metrics/*/*/summary.json")) if not p.parent.name.endswith("-val")}
-    if not found: fail(f"{run_dir} has no scores (metrics/<model>/<variant>/summary.json); run the metrics stage (04) first")
+    if not found:
+        fail(f"{run_dir} has no scores (metrics/<model>/<variant>/summary.json); run the metrics stage (04) first")
     return dict(sorted(found.items(), key=lambda kv: (kv[0][0], kv[0][1] != "base")))
 
-
+# %% ../nbs/05_report.ipynb #085bf18a
 def load_answers(run_dir, scores: dict) -> pd.DataFrame:
     "Every scored answer of the test split, with `model` and `variant` columns."
     return pd.concat([pd.read_csv(Path(run_dir) / "metrics" / m / v / "per_example.csv").assign(model=m, variant=v)
                       for m, v in scores], ignore_index=True)
+
+# %% ../nbs/05_report.ipynb #fe0055ab
+STANDARD = ("bleu", "sacrebleu", "rouge1", "rouge2", "rougeL", "bertscore_f1")
+SURVEY = ("structural_coherence", "length_similarity", "sentence_similarity", "sentiment_alignment",
+          "stylistic_consistency", "closed_exact", "closed_within_one", "survey_quality")
+FIDELITY = ("personas", "persona_top1", "persona_top1_chance", "persona_top5", "persona_top5_chance",
+            "distinct_1", "reference_distinct_1", "distinct_2", "reference_distinct_2", "self_bleu",
+            "reference_self_bleu")
+COUNTS = ("answers", "personas", "train", "val", "test", "total")
+COMPARED = ("bleu", "rougeL", "bertscore_f1", "structural_coherence", "sentiment_alignment", "closed_exact",
+            "survey_quality")
 
 # %% ../nbs/05_report.ipynb #877dcb98
 def save_table(df: pd.DataFrame, name: str, out) -> list[Path]:
@@ -55,10 +62,10 @@ def save_table(df: pd.DataFrame, name: str, out) -> list[Path]:
             atomic_write(out / f"{name}.md", blank.to_markdown(index=False, floatfmt=".4f", missingval="") + "\n"),
             atomic_write(out / f"{name}.tex", df.to_latex(index=False, float_format="%.4f", na_rep="--", escape=True))]
 
-
+# %% ../nbs/05_report.ipynb #8b3cf236
 def _row_name(model: str, variant: str) -> str: return f"{model} ({variant})"
 
-
+# %% ../nbs/05_report.ipynb #cd19f873
 def dataset_tables(stats: dict, quotas: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     "The data set by domain and by question type: answers per split, share, and the paper's share."
     def table(counts: dict, key: str, paper: dict) -> pd.DataFrame:
@@ -70,7 +77,7 @@ def dataset_tables(stats: dict, quotas: dict) -> tuple[pd.DataFrame, pd.DataFram
     paper_domains = {d: 100 * q / sum(quotas.values()) for d, q in quotas.items()}
     return table(stats["domains"], "domain", paper_domains), table(stats["types"], "question_type", PAPER["types"])
 
-
+# %% ../nbs/05_report.ipynb #accecc5f
 def metric_table(scores: dict, metrics: tuple, paper: pd.DataFrame | None = None) -> pd.DataFrame:
     "One row per model and variant with `metrics`, then the paper's rows for the same columns."
     ours = pd.DataFrame([{"model": _row_name(m, v), "source": "this run", "answers": s["overall"]["answers"],
@@ -79,13 +86,14 @@ def metric_table(scores: dict, metrics: tuple, paper: pd.DataFrame | None = None
     theirs = paper.assign(model=paper["model"] + " (paper)", source="paper")
     return pd.concat([ours, theirs[[c for c in ours.columns if c in theirs.columns]]], ignore_index=True)
 
-
+# %% ../nbs/05_report.ipynb #78bdd513
 def per_domain_table(scores: dict) -> pd.DataFrame:
     "One row per model, variant and domain with the compared metrics."
-    return pd.DataFrame([{"model": m, "variant": v, "domain": d, "answers": s["answers"], **{k: s.get(k) for k in COMPARED}}
+    return pd.DataFrame([{"model": m, "variant": v, "domain": d, "answers": s["answers"],
+                          **{k: s.get(k) for k in COMPARED}}
                          for (m, v), summary in scores.items() for d, s in summary["per_domain"].items()])
 
-
+# %% ../nbs/05_report.ipynb #f025e84b
 def base_vs_tuned(answers: pd.DataFrame, n: int = 1000, seed: int = 42) -> pd.DataFrame:
     "Per model and metric: the base and tuned means, and the tuned-minus-base difference with a paired 95 % interval."
     rows = []
@@ -95,11 +103,11 @@ def base_vs_tuned(answers: pd.DataFrame, n: int = 1000, seed: int = 42) -> pd.Da
         for m in COMPARED:
             pair = wide[m][["base", "tuned"]].dropna()
             diff, lo, hi = bootstrap_ci(pair["tuned"] - pair["base"], n, seed)
-            rows.append({"model": model, "metric": m, "answers": len(pair), "base": pair["base"].mean(), "tuned": pair["tuned"].mean(),
-                         "difference": diff, "ci_lo": lo, "ci_hi": hi})
+            rows.append({"model": model, "metric": m, "answers": len(pair), "base": pair["base"].mean(),
+                         "tuned": pair["tuned"].mean(), "difference": diff, "ci_lo": lo, "ci_hi": hi})
     return pd.DataFrame(rows)
 
-
+# %% ../nbs/05_report.ipynb #c73aff8b
 def group_breakdown(run_dir, scores: dict) -> pd.DataFrame:
     "The group tables (groups.csv) of every model and variant, one after the other."
     return pd.concat([pd.read_csv(Path(run_dir) / "metrics" / m / v / "groups.csv").assign(model=m, variant=v)
@@ -112,50 +120,70 @@ def save_figure(fig, name: str, out) -> list[Path]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{name}.{ext}" for ext in ("png", "pdf")]
-    for p in paths: fig.savefig(p, dpi=150, bbox_inches="tight", metadata={"CreationDate": None} if p.suffix == ".pdf" else None)
+    for p in paths:
+        fig.savefig(p, dpi=150, bbox_inches="tight", metadata={"CreationDate": None} if p.suffix == ".pdf" else None)
     plt.close(fig)
     return paths
 
-
-def report_figures(domains: pd.DataFrame, scores: dict, per_domain: pd.DataFrame, answers: pd.DataFrame,
-                   groups: pd.DataFrame, out) -> list[Path]:
-    "The report's figures: data set by domain, model comparison, per-domain heatmap, distributions, groups."
+# %% ../nbs/05_report.ipynb #1683d898
+def dataset_figure(domains: pd.DataFrame):
+    "Bars of the answers per domain (a `dataset_tables` table), stacked by split."
     import matplotlib.pyplot as plt
-    import seaborn as sns
-    sns.set_theme(style="whitegrid", context="paper")
-    paths = []
     fig, ax = plt.subplots(figsize=(7, 3.5))
     domains.set_index("domain")[["train", "val", "test"]].plot.barh(stacked=True, ax=ax)
     ax.set_xlabel("answers"); ax.set_ylabel(""); ax.invert_yaxis(); ax.set_title("The data set by domain and split")
-    paths += save_figure(fig, "dataset_domains", out)
+    return fig
 
+# %% ../nbs/05_report.ipynb #7e587907
+def comparison_figure(scores: dict):
+    "Bars of the compared metrics' overall means, one colour a model and variant."
+    import matplotlib.pyplot as plt
+    import seaborn as sns
     long = pd.DataFrame([{"run": _row_name(m, v), "metric": k, "value": s["overall"].get(k)}
                          for (m, v), s in scores.items() for k in COMPARED]).dropna()
     fig, ax = plt.subplots(figsize=(8, 3.5))
     sns.barplot(long, x="metric", y="value", hue="run", ax=ax)
-    ax.set_ylim(0, 1); ax.set_xlabel(""); ax.set_ylabel("mean over the test split"); ax.tick_params(axis="x", rotation=20)
+    ax.set_ylim(0, 1); ax.set_xlabel(""); ax.set_ylabel("mean over the test split")
+    ax.tick_params(axis="x", rotation=20)
     ax.set_title("Base and tuned models")
-    paths += save_figure(fig, "model_comparison", out)
+    return fig
 
+# %% ../nbs/05_report.ipynb #2a363b14
+def per_domain_figure(per_domain: pd.DataFrame):
+    "Heatmaps of ROUGE-L and survey quality per domain (rows) and run (columns), from `per_domain_table`."
+    import matplotlib.pyplot as plt
+    import seaborn as sns
     heat = per_domain.assign(run=[_row_name(m, v) for m, v in zip(per_domain["model"], per_domain["variant"])])
     fig, axes = plt.subplots(1, 2, figsize=(10, 0.45 * heat["domain"].nunique() + 1.5), sharey=True)
     for ax, metric in zip(axes, ("rougeL", "survey_quality")):
-        sns.heatmap(heat.pivot(index="domain", columns="run", values=metric), annot=True, fmt=".2f", cmap="viridis", ax=ax, cbar=False)
+        sns.heatmap(heat.pivot(index="domain", columns="run", values=metric), annot=True, fmt=".2f", cmap="viridis",
+                    ax=ax, cbar=False)
         ax.set_title(metric); ax.set_xlabel(""); ax.set_ylabel("")
-    paths += save_figure(fig, "per_domain_heatmap", out)
+    return fig
 
+# %% ../nbs/05_report.ipynb #d49399bf
+def distributions_figure(answers: pd.DataFrame):
+    "Box plots per run of BERTScore F1, survey quality and answer length, with the references' lengths."
+    import matplotlib.pyplot as plt
+    import seaborn as sns
     answers = answers.assign(run=[_row_name(m, v) for m, v in zip(answers["model"], answers["variant"])])
     lengths = pd.concat([answers.assign(text=answers["prediction"].fillna("").astype(str)),
-                         answers.drop_duplicates("id").assign(run="references", text=lambda d: d["reference"].astype(str))])
+                         answers.drop_duplicates("id").assign(run="references",
+                                                              text=lambda d: d["reference"].astype(str))])
     lengths["words"] = lengths["text"].str.split().str.len()
     fig, axes = plt.subplots(1, 3, figsize=(12, 0.5 * lengths["run"].nunique() + 2), sharey=True)
-    for ax, (data, x, label) in zip(axes, ((answers, "bertscore_f1", "BERTScore F1"), (answers, "survey_quality", "survey quality"),
-                                           (lengths, "words", "answer length (words)"))):
+    panels = ((answers, "bertscore_f1", "BERTScore F1"), (answers, "survey_quality", "survey quality"),
+              (lengths, "words", "answer length (words)"))
+    for ax, (data, x, label) in zip(axes, panels):
         sns.boxplot(data, x=x, y="run", order=list(dict.fromkeys(lengths["run"])), ax=ax)
         ax.set_xlabel(label); ax.set_ylabel("")
     fig.suptitle("Per-answer scores, and lengths beside the references'")
-    paths += save_figure(fig, "distributions", out)
+    return fig
 
+# %% ../nbs/05_report.ipynb #53242c3b
+def groups_figure(groups: pd.DataFrame):
+    "Survey quality and its interval per group value (a `group_breakdown` table), a panel per attribute."
+    import matplotlib.pyplot as plt
     g = groups.assign(run=[_row_name(m, v) for m, v in zip(groups["model"], groups["variant"])])
     kinds = list(dict.fromkeys(g["group"]))
     fig, axes = plt.subplots(1, len(kinds), figsize=(3.2 * len(kinds), 3.8), sharey=True, squeeze=False)
@@ -163,21 +191,32 @@ def report_figures(domains: pd.DataFrame, scores: dict, per_domain: pd.DataFrame
         part = g[g["group"] == kind]
         for i, (run, r) in enumerate(part.groupby("run", sort=False)):
             x = np.arange(len(r)) + 0.15 * (i - 0.5)
-            ax.errorbar(x, r["survey_quality"], yerr=[r["survey_quality"] - r["survey_quality_lo"], r["survey_quality_hi"] - r["survey_quality"]],
+            q = r["survey_quality"]
+            ax.errorbar(x, q, yerr=[q - r["survey_quality_lo"], r["survey_quality_hi"] - q],
                         fmt="o", capsize=2, label=run)
-            ax.set_xticks(np.arange(len(r)), r["value"].astype(str).str.replace("$", r"\$"), rotation=60, ha="right", fontsize=7)
+            ax.set_xticks(np.arange(len(r)), r["value"].astype(str).str.replace("$", r"\$"), rotation=60, ha="right",
+                          fontsize=7)
         ax.set_title(kind); ax.set_xlim(-0.5, len(r) - 0.5)
     axes[0][0].set_ylabel("survey quality (95 % interval)")
     fig.legend(*axes[0][0].get_legend_handles_labels(), loc="lower center", ncol=4, bbox_to_anchor=(0.5, 1.0))
-    paths += save_figure(fig, "groups", out)
-    return paths
+    return fig
+
+# %% ../nbs/05_report.ipynb #326a4b25
+def report_figures(domains: pd.DataFrame, scores: dict, per_domain: pd.DataFrame, answers: pd.DataFrame,
+                   groups: pd.DataFrame, out) -> list[Path]:
+    "The report's figures: data set by domain, model comparison, per-domain heatmap, distributions, groups."
+    import seaborn as sns
+    sns.set_theme(style="whitegrid", context="paper")
+    figures = (("dataset_domains", dataset_figure, domains), ("model_comparison", comparison_figure, scores),
+               ("per_domain_heatmap", per_domain_figure, per_domain), ("distributions", distributions_figure, answers),
+               ("groups", groups_figure, groups))
+    return [p for name, draw, data in figures for p in save_figure(draw(data), name, out)]
 
 # %% ../nbs/05_report.ipynb #81abdd6e
 def report_inputs(run_dir) -> dict:
     "The score files the report reads, with their hashes: a report made from other scores is out of date."
     run_dir = Path(run_dir)
     return {str(p.relative_to(run_dir)): sha256(p) for p in sorted((run_dir / "metrics").glob("*/*/summary.json"))}
-
 
 # %% ../nbs/05_report.ipynb #40de927f
 def build_report(run_dir, cfg: dict) -> dict:
@@ -188,12 +227,12 @@ def build_report(run_dir, cfg: dict) -> dict:
     scores = load_scores(run_dir)
     answers = load_answers(run_dir, scores)
     domains, types = dataset_tables(json.loads(stats_path.read_text()), cfg["plan"]["quotas"])
-    m = cfg["metrics"]
+    metrics_cfg = cfg["metrics"]
     tables = {"dataset_domains": domains, "dataset_types": types,
               "standard_metrics": metric_table(scores, STANDARD, PAPER["standard"]),
               "survey_metrics": metric_table(scores, SURVEY, PAPER["survey"]),
               "per_domain": per_domain_table(scores),
-              "base_vs_tuned": base_vs_tuned(answers, m["bootstrap"], m["seed"]),
+              "base_vs_tuned": base_vs_tuned(answers, metrics_cfg["bootstrap"], metrics_cfg["seed"]),
               "fidelity_diversity": metric_table(scores, FIDELITY),
               "groups": group_breakdown(run_dir, scores)}
     outputs = [p for name, df in tables.items() for p in save_table(df, name, run_dir / "tables")]
@@ -201,21 +240,25 @@ def build_report(run_dir, cfg: dict) -> dict:
     record_stage(run_dir, "report", outputs, started, inputs=report_inputs(run_dir))
     return tables
 
-
+# %% ../nbs/05_report.ipynb #b4338f7a
 def publish(run_dir, dest="figures") -> Path:
     "Copy the run's figures and main tables into `dest` with a manifest of what made them; return the manifest's path."
     run_dir, dest = Path(run_dir), Path(dest)
     made = read_manifest(run_dir)
     if "report" not in made["stages"]: fail(f"{run_dir} has no report yet; run the report stage (05) first")
-    if dest.exists() and not dest.is_dir(): fail(f"--figures {dest} is a file; give a folder (make reproduce uses figures/)")
+    if dest.exists() and not dest.is_dir():
+        fail(f"--figures {dest} is a file; give a folder (make reproduce uses figures/)")
     dest.mkdir(parents=True, exist_ok=True)
     for p in sorted((run_dir / "figures").glob("*.p[nd][gf]")): shutil.copyfile(p, dest / p.name)
     main = ("standard_metrics", "survey_metrics", "base_vs_tuned", "fidelity_diversity", "dataset_domains")
-    human = [p.stem for p in sorted((run_dir / "tables").glob("human_*_summary.md")) + sorted((run_dir / "tables").glob("human_*_first_option.md"))]
-    atomic_write(dest / "tables.md", "".join(f"## {t}\n\n{(run_dir / 'tables' / f'{t}.md').read_text()}\n" for t in (*main, *human)))
+    tables = run_dir / "tables"
+    human = [p.stem for p in sorted(tables.glob("human_*_summary.md")) + sorted(tables.glob("human_*_first_option.md"))]
+    atomic_write(dest / "tables.md",
+                 "".join(f"## {t}\n\n{(tables / f'{t}.md').read_text()}\n" for t in (*main, *human)))
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
     return write_json(dest / "manifest.json", {
-        "profile": config["profile"], "run": run_dir.name, "published": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "profile": config["profile"], "run": run_dir.name,
+        "published": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "environment": made.get("environment", environment()),
         "stages": {k: {"finished": s["finished"], "wall_s": s["wall_s"]} for k, s in made["stages"].items()},
         "config": config})

@@ -4,8 +4,8 @@
 
 # %% ../nbs/02_qlora_train.ipynb #fc2f1839
 from __future__ import annotations
-import csv, importlib.util, json, logging, os, platform, shutil, time, warnings
-from dataclasses import asdict, dataclass, field, replace
+import csv, json, logging, os, shutil, time
+from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
 import torch
@@ -13,55 +13,57 @@ from torch.utils.data import Sampler
 from transformers import TrainerCallback
 from trl import SFTTrainer
 from .core import atomic_write, environment, fail, read_jsonl, record_stage, to_json, write_json
-from .models import PRECISIONS, base_id, chat_ids, cpu_bf16, get_spec, load_options, load_tokenizer, model_key, model_source, tiny_model
+from .models import (PRECISIONS, base_id, chat_ids, get_spec, load_options, load_tokenizer, model_key,
+                                model_source, tiny_model)
+from .hardware import Hardware, Setup, choose_setup, detect_hardware, model_shape
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'SCHEDULERS', 'LOG_FIELDS', 'check_settings', 'encode_example', 'training_examples', 'Hardware',
-           'detect_hardware', 'Shape', 'model_shape', 'training_gb', 'Setup', 'choose_setup', 'model_config',
+__all__ = ['log', 'SCHEDULERS', 'LOG_FIELDS', 'check_settings', 'encode_example', 'training_examples', 'model_config',
            'load_for_training', 'lora_config', 'StepLog', 'Checkpoints', 'last_checkpoint', 'EpochLengthSampler',
            'AnswerLossTrainer', 'adapter_dtypes', 'make_trainer', 'train_model', 'write_dataset']
 
 # %% ../nbs/02_qlora_train.ipynb #130245ca
 SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup")
 
-def _check(ok: bool, key: str, value, want: str):
-    if not ok: fail(f"train.{key} is {value!r}; it should be {want}")
-
-def check_settings(c: dict) -> dict:
-    "The train section `c` if every value can train; otherwise an error naming the key and what it should be."
+def check_settings(train_cfg: dict) -> dict:
+    "The train section `train_cfg` if every value can train; otherwise an error naming the key and what it should be."
     num = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
-    lora = c["lora"]
-    _check(num(c["learning_rate"]) and 0 < c["learning_rate"] <= 0.01, "learning_rate", c["learning_rate"], "above 0 and at most 0.01 (the paper's is 2e-4)")
-    _check(isinstance(lora["r"], int) and 1 <= lora["r"] <= 512, "lora.r", lora["r"], "a whole number from 1 to 512 (the paper's is 16)")
-    _check(num(lora["alpha"]) and lora["alpha"] > 0, "lora.alpha", lora["alpha"], "above 0 (the paper's is 32, twice the rank)")
-    _check(num(lora["dropout"]) and 0 <= lora["dropout"] < 1, "lora.dropout", lora["dropout"], "from 0 up to (not including) 1")
-    _check(c["epochs"] >= 1, "epochs", c["epochs"], "1 or more")
-    _check(c["batch_size"] >= 1, "batch_size", c["batch_size"], "1 or more (the effective batch; the paper's is 16)")
-    mb = c["micro_batch"]
-    _check(mb is None or (isinstance(mb, int) and mb >= 1 and c["batch_size"] % mb == 0), "micro_batch", mb,
-           f"null (chosen from free memory) or a whole number that divides batch_size {c['batch_size']}")
-    _check(0 <= c["warmup"] < 1, "warmup", c["warmup"], "a share of the steps, from 0 up to 1 (the paper's is 0.03)")
-    _check(c["weight_decay"] >= 0, "weight_decay", c["weight_decay"], "0 or more")
-    _check(c["max_grad_norm"] > 0, "max_grad_norm", c["max_grad_norm"], "above 0 (the paper's is 0.3)")
-    _check(c["max_length"] >= 32, "max_length", c["max_length"], "at least 32 tokens")
-    _check(c["checkpoint_steps"] >= 1, "checkpoint_steps", c["checkpoint_steps"], "1 or more")
-    _check(c["scheduler"] in SCHEDULERS, "scheduler", c["scheduler"], "one of " + ", ".join(SCHEDULERS))
-    _check(c["quantization"] in ("auto", "4bit", "none"), "quantization", c["quantization"], "auto, 4bit or none")
-    _check(c["precision"] in ("auto", "bf16", "fp16", "fp32"), "precision", c["precision"], "auto, bf16, fp16 or fp32")
-    gc = c["gradient_checkpointing"]
-    _check(gc is None or isinstance(gc, bool), "gradient_checkpointing", gc, "null (on with CUDA, off on the CPU), true or false")
-    return c
+    batch = train_cfg["batch_size"]
+    rules = [  # the key, whether its value can train, what it should be; checked in this order
+        ("learning_rate", lambda v: num(v) and 0 < v <= 0.01, "above 0 and at most 0.01 (the paper's is 2e-4)"),
+        ("lora.r", lambda v: isinstance(v, int) and 1 <= v <= 512, "a whole number from 1 to 512 (the paper's is 16)"),
+        ("lora.alpha", lambda v: num(v) and v > 0, "above 0 (the paper's is 32, twice the rank)"),
+        ("lora.dropout", lambda v: num(v) and 0 <= v < 1, "from 0 up to (not including) 1"),
+        ("epochs", lambda v: v >= 1, "1 or more"),
+        ("batch_size", lambda v: v >= 1, "1 or more (the effective batch; the paper's is 16)"),
+        ("micro_batch", lambda v: v is None or (isinstance(v, int) and v >= 1 and batch % v == 0),
+         f"null (chosen from free memory) or a whole number that divides batch_size {batch}"),
+        ("warmup", lambda v: 0 <= v < 1, "a share of the steps, from 0 up to 1 (the paper's is 0.03)"),
+        ("weight_decay", lambda v: v >= 0, "0 or more"),
+        ("max_grad_norm", lambda v: v > 0, "above 0 (the paper's is 0.3)"),
+        ("max_length", lambda v: v >= 32, "at least 32 tokens"),
+        ("checkpoint_steps", lambda v: v >= 1, "1 or more"),
+        ("scheduler", lambda v: v in SCHEDULERS, "one of " + ", ".join(SCHEDULERS)),
+        ("quantization", lambda v: v in ("auto", "4bit", "none"), "auto, 4bit or none"),
+        ("precision", lambda v: v in ("auto", "bf16", "fp16", "fp32"), "auto, bf16, fp16 or fp32"),
+        ("gradient_checkpointing", lambda v: v is None or isinstance(v, bool),
+         "null (on with CUDA, off on the CPU), true or false")]
+    for key, ok, want in rules:
+        value = train_cfg["lora"][key[5:]] if key.startswith("lora.") else train_cfg[key]
+        if not ok(value): fail(f"train.{key} is {value!r}; it should be {want}")
+    return train_cfg
 
 # %% ../nbs/02_qlora_train.ipynb #9a08e5bb
 def encode_example(tok, messages: list[dict]) -> dict:
-    "`input_ids` and `labels` of a conversation whose last turn is the answer: -100 everywhere but the answer and its end of turn."
+    "`input_ids` and `labels` of a conversation ending in its answer: -100 but on the answer and its end of turn."
     prompt = chat_ids(tok, messages[:-1])  # what generation feeds the model (models.chat_ids: no forged turns)
     full = chat_ids(tok, messages, generation_prompt=False)
     if full[:len(prompt)] != prompt:
-        fail("the chat template renders the prompt differently inside the whole conversation; the model would train on "
-             "other prompts than it is asked with. Give the model a template whose generation prompt is a prefix of the conversation")
+        fail("the chat template renders the prompt differently inside the whole conversation; the model would train "
+             "on other prompts than it is asked with. Give the model a template whose generation prompt is a prefix "
+             "of the conversation")
     if tok.eos_token_id not in full[len(prompt):]:
         fail(f"the chat template does not close the assistant turn with the end-of-turn token {tok.eos_token!r}; "
              "the model could not learn to stop. Use a template that ends each assistant turn with it")
@@ -75,135 +77,17 @@ def training_examples(tok, records: list[dict], max_length: int) -> tuple[list[d
     kept = [e for e in encoded if len(e["input_ids"]) <= max_length]
     return kept, len(encoded) - len(kept)
 
-# %% ../nbs/02_qlora_train.ipynb #ee781e35
-@dataclass
-class Hardware:
-    "The machine a run trains on."
-    device: str  # "cuda" or "cpu"
-    name: str
-    free_gb: float  # free memory of one GPU, or available RAM
-    capability: tuple | None = None  # CUDA compute capability, e.g. (7, 5) for a T4
-    processes: int = 1  # processes training together (accelerate launch, torchrun), one a GPU
-    flash_attention: bool = False  # flash-attn is installed
-    bf16: bool = False  # computes in bf16 natively (a GPU from 8.0; a CPU with AVX-512 BF16 or AMX)
-
-def detect_hardware() -> Hardware:
-    "The GPU this process trains on (free memory now), or the CPU and its available RAM."
-    import psutil
-    world = int(os.environ.get("WORLD_SIZE", 1))
-    if torch.cuda.is_available():
-        i = int(os.environ.get("LOCAL_RANK", 0))
-        free, _ = torch.cuda.mem_get_info(i)
-        return Hardware("cuda", torch.cuda.get_device_name(i), round(free / 2**30, 2), tuple(torch.cuda.get_device_capability(i)),
-                        world, importlib.util.find_spec("flash_attn") is not None, torch.cuda.is_bf16_supported())
-    return Hardware("cpu", platform.processor() or platform.machine(), round(psutil.virtual_memory().available / 2**30, 2), None, world,
-                    bf16=cpu_bf16())
-
-# %% ../nbs/02_qlora_train.ipynb #70a12dae
-@dataclass
-class Shape:
-    "The sizes that decide how much memory training a model takes."
-    params_b: float  # parameters, in billions
-    layers: int
-    hidden: int
-    vocab: int
-
-def model_shape(config) -> Shape:
-    "The `Shape` of a transformers model config (any causal language model)."
-    h, l, v = config.hidden_size, config.num_hidden_layers, config.vocab_size
-    inter = getattr(config, "intermediate_size", None) or 4 * h
-    return Shape(round((l * (4 * h * h + 3 * h * inter) + v * h) / 1e9, 4), l, h, v)
-
-# %% ../nbs/02_qlora_train.ipynb #da4652d0
-def training_gb(shape: Shape, quantize: bool, precision: str, checkpointing: bool, micro_batch: int, tokens: int) -> float:
-    "Estimated peak memory (GB) of training `shape` on `micro_batch` sequences of `tokens` tokens."
-    weight_bytes = 0.56 if quantize else {"bf16": 2, "fp16": 2, "fp32": 4}[precision]
-    value = 4 if precision == "fp32" else 2
-    per_layer_values = 1 if checkpointing else 17
-    act = shape.hidden * value * (per_layer_values * shape.layers + (17 if checkpointing else 0))
-    logits = 3 * 4 * shape.vocab
-    return (shape.params_b * 1e9 * weight_bytes + micro_batch * tokens * (act + logits)) / 2**30 + 1.0
-
-# %% ../nbs/02_qlora_train.ipynb #5567cfd1
-@dataclass
-class Setup:
-    "How a run trains on its machine, and why."
-    device: str
-    quantize: bool  # the base model in 4-bit NF4
-    precision: str  # compute: bf16, fp16 or fp32
-    adapter_dtype: str  # the trained LoRA weights: fp32, or bf16 (QLoRA on bf16 GPUs)
-    gradient_checkpointing: bool
-    attention: str  # sdpa or flash_attention_2
-    micro_batch: int
-    accumulation: int
-    estimated_gb: float
-    decisions: list = field(default_factory=list)
-
-# %% ../nbs/02_qlora_train.ipynb #5d95d05e
-def _precision(hw: Hardware, asked: str, notes: list) -> str:
-    cuda, cc = hw.device == "cuda", ".".join(map(str, hw.capability or ()))
-    if asked == "auto":
-        if not cuda and hw.bf16:  # measured by benchmarks/train_speed.py: no faster, and a higher validation loss
-            notes.append("precision fp32: on the CPU bf16 trains no faster (1.06 x) and ends at a higher validation loss; "
-                         "train.precision bf16 asks for it"); return "fp32"
-        if not cuda: notes.append("precision fp32: training on the CPU"); return "fp32"
-        if hw.capability >= (8, 0): notes.append(f"precision bf16: {hw.name} has compute capability {cc} (bf16 from 8.0)"); return "bf16"
-        notes.append(f"precision fp16: {hw.name} has compute capability {cc}, below the 8.0 that bf16 needs"); return "fp16"
-    if asked == "fp16" and not cuda: fail("train.precision is fp16, which needs a CUDA GPU; on the CPU use auto, bf16 or fp32")
-    if asked == "bf16" and not cuda and not hw.bf16:
-        fail("train.precision is bf16, but this CPU has no native bf16 (AVX-512 BF16 or AMX); use auto or fp32")
-    if asked == "bf16" and cuda and hw.capability < (8, 0): fail(f"train.precision is bf16, but {hw.name} (compute capability {cc}) has no bf16; use auto or fp16")
-    notes.append(f"precision {asked}: as train.precision asks"); return asked
-
-def _quantize(hw: Hardware, asked: str, notes: list) -> bool:
-    if asked == "none": notes.append("base model in full precision: train.quantization is none"); return False
-    if hw.device == "cuda": notes.append("base model in 4-bit NF4 with double quantization (QLoRA)"); return True
-    if asked == "4bit": fail("train.quantization is 4bit, which needs a CUDA GPU, and this machine has none; "
-                             "use quantization auto to fall back to full precision on the CPU, or none")
-    warnings.warn("no CUDA GPU: training with the base model in full precision (fp32) instead of 4-bit QLoRA", stacklevel=2)
-    notes.append("base model in full precision: 4-bit needs CUDA, and there is no CUDA GPU (quantization auto)"); return False
-
-# %% ../nbs/02_qlora_train.ipynb #5252841a
-def choose_setup(hw: Hardware, shape: Shape, c: dict, tokens: int) -> Setup:
-    "How to train a model of `shape` on `hw` under the train settings `c`, on sequences of up to `tokens` tokens."
-    notes, cuda = [], hw.device == "cuda"
-    quantize = _quantize(hw, c["quantization"], notes)
-    precision = _precision(hw, c["precision"], notes)
-    adapter = "bf16" if quantize and precision == "bf16" else "fp32"
-    notes.append(f"adapter weights and optimizer state in {adapter}" + (": fp16 loss scaling needs fp32 weights" if precision == "fp16" else ""))
-    ckpt = cuda if c["gradient_checkpointing"] is None else c["gradient_checkpointing"]
-    notes.append(f"gradient checkpointing {'on' if ckpt else 'off'}" + ("" if c["gradient_checkpointing"] is not None else
-                 ": it saves GPU memory" if cuda else ": memory is plentiful on the CPU and it costs time"))
-    flash = cuda and hw.flash_attention and hw.capability >= (8, 0) and precision != "fp32"
-    attention = "flash_attention_2" if flash else "sdpa"
-    notes.append(f"attention {attention}" + ("" if flash else ": FlashAttention 2 is not available here"))
-    if c["batch_size"] % hw.processes:
-        fail(f"train.batch_size {c['batch_size']} cannot be split over {hw.processes} processes; make it a multiple of {hw.processes}")
-    per_process = c["batch_size"] // hw.processes
-    gb = lambda m: training_gb(shape, quantize, precision, ckpt, m, tokens)
-    if c["micro_batch"]:
-        micro = c["micro_batch"]
-        if per_process % micro: fail(f"train.micro_batch {micro} does not divide the batch of {per_process} per process")
-        notes.append(f"micro-batch {micro}: as train.micro_batch asks")
-    else:
-        sizes = (16, 8, 4, 2, 1) if cuda else (4, 2, 1)  # a CPU is no faster on bigger batches, and pads more
-        fits = [m for m in sizes if per_process % m == 0 and gb(m) <= 0.85 * hw.free_gb]
-        if not fits: fail(f"training this {shape.params_b:.1f}B model needs about {gb(1):.1f} GB even one sequence at a time, and "
-                          f"{hw.free_gb:.1f} GB is free; use quantization on a GPU, a shorter train.max_length, or a bigger machine")
-        micro = fits[0]
-        notes.append(f"micro-batch {micro}: about {gb(micro):.1f} GB of the {hw.free_gb:.1f} GB free")
-    accumulation = per_process // micro
-    notes.append(f"gradient accumulation {accumulation}: effective batch {micro} x {accumulation}" + (f" x {hw.processes} processes" if hw.processes > 1 else "") + f" = {c['batch_size']}")
-    return Setup(hw.device, quantize, precision, adapter, ckpt, attention, micro, accumulation, round(gb(micro), 2), notes)
-
 # %% ../nbs/02_qlora_train.ipynb #3d65aa51
 def model_config(name: str):
     "The transformers config of model `name`, without loading its weights."
     from transformers import AutoConfig
     if name == "tiny-random": return tiny_model()[0].config
     try: return AutoConfig.from_pretrained(model_source(name), trust_remote_code=False)
-    except OSError as e: fail(f"cannot load the config of {name!r}: {str(e).splitlines()[0]} (offline? download the model first, or pass a local folder)")
+    except OSError as e:
+        fail(f"cannot load the config of {name!r}: {str(e).splitlines()[0]} "
+             "(offline? download the model first, or pass a local folder)")
 
+# %% ../nbs/02_qlora_train.ipynb #2c75dcc9
 def load_for_training(name: str, setup: Setup):
     "Model `name` and its tokenizer, loaded as `setup` says, ready for a LoRA adapter."
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
@@ -211,21 +95,25 @@ def load_for_training(name: str, setup: Setup):
     dtype, tok = getattr(torch, PRECISIONS[setup.precision]), load_tokenizer(name)
     kw = {"dtype": dtype, "attn_implementation": setup.attention}
     if setup.quantize:
-        kw["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                                                       bnb_4bit_compute_dtype=dtype)
+        kw["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                                       bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=dtype)
         kw["device_map"] = {"": f"cuda:{os.environ.get('LOCAL_RANK', 0)}" if setup.device == "cuda" else "cpu"}
     try: model = AutoModelForCausalLM.from_pretrained(model_source(name), **kw, **load_options())
-    except OSError as e: fail(f"cannot load model {name!r}: {str(e).splitlines()[0]} (offline? download it first, or pass a local folder)")
+    except OSError as e:
+        fail(f"cannot load model {name!r}: {str(e).splitlines()[0]} "
+             "(offline? download it first, or pass a local folder)")
     if setup.quantize:
         from peft import prepare_model_for_kbit_training
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=setup.gradient_checkpointing)
     return model, tok
 
-def lora_config(name: str, c: dict):
-    "The LoRA adapter of the settings `c` for model `name`."
+# %% ../nbs/02_qlora_train.ipynb #80843bab
+def lora_config(name: str, train_cfg: dict):
+    "The LoRA adapter of the settings `train_cfg` for model `name`."
     from peft import LoraConfig
-    targets = c["lora"]["targets"] or get_spec(name).lora_targets
-    return LoraConfig(r=c["lora"]["r"], lora_alpha=c["lora"]["alpha"], lora_dropout=c["lora"]["dropout"], bias="none",
+    lora = train_cfg["lora"]
+    targets = lora["targets"] or get_spec(name).lora_targets
+    return LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"], bias="none",
                       task_type="CAUSAL_LM", target_modules=targets if isinstance(targets, str) else list(targets))
 
 # %% ../nbs/02_qlora_train.ipynb #cea6e3ba
@@ -249,7 +137,8 @@ class StepLog(TrainerCallback):
 
     def on_log(self, args, state, control, logs=None, **kw):
         if not state.is_world_process_zero or not logs: return
-        now, row = time.time(), {"step": state.global_step, "epoch": round(state.epoch or 0, 4), "time": round(time.time(), 3)}
+        now = time.time()
+        row = {"step": state.global_step, "epoch": round(state.epoch or 0, 4), "time": round(now, 3)}
         if "eval_loss" in logs: row["eval_loss"] = logs["eval_loss"]
         elif "loss" in logs:
             row.update(loss=logs["loss"], learning_rate=logs.get("learning_rate"), grad_norm=logs.get("grad_norm"))
@@ -262,12 +151,15 @@ class StepLog(TrainerCallback):
     def on_step_begin(self, args, state, control, **kw):
         if self.last is None: self.last = (time.time(), 0)  # the first step's rate counts from its start
 
+# %% ../nbs/02_qlora_train.ipynb #1f717c4b
 class Checkpoints(TrainerCallback):
     "Record the last checkpoint the trainer finished writing, in `last.json` beside the checkpoints."
     def on_save(self, args, state, control, **kw):
         if state.is_world_process_zero:
-            write_json(Path(args.output_dir) / "last.json", {"step": state.global_step, "path": f"checkpoint-{state.global_step}"}, indent=None)
+            write_json(Path(args.output_dir) / "last.json",
+                       {"step": state.global_step, "path": f"checkpoint-{state.global_step}"}, indent=None)
 
+# %% ../nbs/02_qlora_train.ipynb #d5639850
 def last_checkpoint(folder) -> Path | None:
     "The last complete checkpoint in `folder`, or None."
     marker = Path(folder) / "last.json"
@@ -284,8 +176,10 @@ class EpochLengthSampler(Sampler):
     def __len__(self): return len(self.lengths)
     def __iter__(self):
         from transformers.trainer_pt_utils import get_length_grouped_indices
-        return iter(get_length_grouped_indices(self.lengths, self.batch_size, generator=torch.Generator().manual_seed(self.seed + self.epoch)))
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        return iter(get_length_grouped_indices(self.lengths, self.batch_size, generator=generator))
 
+# %% ../nbs/02_qlora_train.ipynb #2c2ac5e2
 class AnswerLossTrainer(SFTTrainer):
     "trl's `SFTTrainer` with the output layer and the loss computed at the answer positions only."
     tokens_seen = 0  # real (unpadded) tokens trained on, for the step log
@@ -301,13 +195,15 @@ class AnswerLossTrainer(SFTTrainer):
         loss = loss / (num_items_in_batch if num_items_in_batch is not None else keep.sum().clamp(min=1))
         if self.args.average_tokens_across_devices and num_items_in_batch is not None:
             loss = loss * self.accelerator.num_processes  # DDP averages gradients; the token count is global
-        if model.training: self.tokens_seen += int(self.accelerator.gather_for_metrics(inputs["attention_mask"].sum()).sum())
+        if model.training:
+            self.tokens_seen += int(self.accelerator.gather_for_metrics(inputs["attention_mask"].sum()).sum())
         return (loss, out) if return_outputs else loss
 
     def autocast_smart_context_manager(self, cache_enabled: bool | None = True):
         # bf16 on a CPU: accelerate autocasts only the wrapped model's forward; the output layer above and the
         # evaluation before the first step run outside it, and would meet bf16 weights with fp32 inputs
-        if self.args.bf16 and self.args.use_cpu: return torch.autocast("cpu", dtype=torch.bfloat16, cache_enabled=cache_enabled)
+        if self.args.bf16 and self.args.use_cpu:
+            return torch.autocast("cpu", dtype=torch.bfloat16, cache_enabled=cache_enabled)
         return super().autocast_smart_context_manager(cache_enabled)
 
     def log(self, logs: dict, start_time=None):
@@ -315,40 +211,43 @@ class AnswerLossTrainer(SFTTrainer):
         super().log(logs, start_time)
 
     def _get_train_sampler(self, train_dataset=None):
-        data = train_dataset or self.train_dataset
-        return EpochLengthSampler([len(ids) for ids in data["input_ids"]], self.args.train_batch_size * self.args.gradient_accumulation_steps,
-                                  self.args.data_seed)
+        data, args = train_dataset or self.train_dataset, self.args
+        lengths = [len(ids) for ids in data["input_ids"]]
+        return EpochLengthSampler(lengths, args.train_batch_size * args.gradient_accumulation_steps, args.data_seed)
 
 # %% ../nbs/02_qlora_train.ipynb #2650ade3
 def adapter_dtypes(model) -> set[str]:
     "The dtypes of the trainable weights."
     return {str(p.dtype).removeprefix("torch.") for p in model.parameters() if p.requires_grad}
 
-def make_trainer(name: str, model, tok, train_rows: list[dict], val_rows: list[dict], c: dict, setup: Setup, out_dir, callbacks=(),
-                 resuming: bool = False):
-    "trl's `SFTTrainer` for `model` (not yet wrapped) on the encoded rows, with the settings `c` and the `setup`."
+def make_trainer(name: str, model, tok, train_rows: list[dict], val_rows: list[dict], train_cfg: dict, setup: Setup,
+                 out_dir, callbacks=(), resuming: bool = False):
+    "trl's `SFTTrainer` for `model` (not yet wrapped) on the encoded rows, as `train_cfg` and `setup` say."
     from datasets import Dataset
     from transformers import set_seed
     from trl import SFTConfig
-    set_seed(c["seed"])  # the adapter's initial weights
-    args = SFTConfig(output_dir=str(out_dir), num_train_epochs=c["epochs"], learning_rate=c["learning_rate"],
-                     lr_scheduler_type=c["scheduler"], warmup_steps=c["warmup"], weight_decay=c["weight_decay"],
-                     max_grad_norm=c["max_grad_norm"], optim="adamw_torch", seed=c["seed"], data_seed=c["seed"],
+    seed = train_cfg["seed"]
+    set_seed(seed)  # the adapter's initial weights
+    args = SFTConfig(output_dir=str(out_dir), num_train_epochs=train_cfg["epochs"],
+                     learning_rate=train_cfg["learning_rate"], lr_scheduler_type=train_cfg["scheduler"],
+                     warmup_steps=train_cfg["warmup"], weight_decay=train_cfg["weight_decay"],
+                     max_grad_norm=train_cfg["max_grad_norm"], optim="adamw_torch", seed=seed, data_seed=seed,
                      per_device_train_batch_size=setup.micro_batch, per_device_eval_batch_size=setup.micro_batch,
                      gradient_accumulation_steps=setup.accumulation,
                      bf16=setup.precision == "bf16", fp16=setup.precision == "fp16", use_cpu=setup.device == "cpu",
-                     activation_checkpointing=setup.gradient_checkpointing, max_length=None,
-                     logging_steps=1, eval_strategy="epoch" if val_rows else "no", eval_on_start=bool(val_rows) and not resuming,
-                     save_strategy="steps", save_steps=c["checkpoint_steps"], save_total_limit=2,
+                     activation_checkpointing=setup.gradient_checkpointing, max_length=None, logging_steps=1,
+                     eval_strategy="epoch" if val_rows else "no", eval_on_start=bool(val_rows) and not resuming,
+                     save_strategy="steps", save_steps=train_cfg["checkpoint_steps"], save_total_limit=2,
                      report_to="none", disable_tqdm=False, dataloader_num_workers=0)
     trainer = AnswerLossTrainer(model=model, args=args, train_dataset=Dataset.from_list(train_rows),
-                         eval_dataset=Dataset.from_list(val_rows) if val_rows else None, processing_class=tok,
-                         peft_config=lora_config(name, c), callbacks=list(callbacks))
+                                eval_dataset=Dataset.from_list(val_rows) if val_rows else None, processing_class=tok,
+                                peft_config=lora_config(name, train_cfg), callbacks=list(callbacks))
     if setup.adapter_dtype == "fp32":
         for p in trainer.model.parameters():
             if p.requires_grad: p.data = p.data.float()
-    if adapter_dtypes(trainer.model) != {PRECISIONS[setup.adapter_dtype]}:
-        fail(f"the adapter weights are {adapter_dtypes(trainer.model)}, not {PRECISIONS[setup.adapter_dtype]} as the setup needs")
+    want = PRECISIONS[setup.adapter_dtype]
+    if adapter_dtypes(trainer.model) != {want}:
+        fail(f"the adapter weights are {adapter_dtypes(trainer.model)}, not {want} as the setup needs")
     return trainer
 
 # %% ../nbs/02_qlora_train.ipynb #766d5155
@@ -368,10 +267,12 @@ def _check_folder(out: Path, state: dict):
         if not (out / f).exists(): continue
         old = json.loads((out / f).read_text())
         if old["base"] != state["base"]:
-            fail(f"{out} holds an adapter trained on {old['base']}, not {state['base']}; use another --run directory, or delete {out}")
+            fail(f"{out} holds an adapter trained on {old['base']}, not {state['base']}; use another --run directory, "
+                 f"or delete {out}")
         if (old["settings"], old["data_hash"]) != (state["settings"], state["data_hash"]):
             what = "settings" if old["settings"] != state["settings"] else "data set"
-            fail(f"{out} holds a training of {state['base']} with another {what}; delete {out} to train again, or use another --run directory")
+            fail(f"{out} holds a training of {state['base']} with another {what}; delete {out} to train again, "
+                 "or use another --run directory")
 
 # %% ../nbs/02_qlora_train.ipynb #0cc8eafc
 def _resume_setup(out: Path, setup: Setup) -> Setup:
@@ -379,8 +280,9 @@ def _resume_setup(out: Path, setup: Setup) -> Setup:
     if not (out / "state.json").exists(): return setup
     old = json.loads((out / "state.json").read_text())["setup"]
     if (old["micro_batch"], old["accumulation"]) == (setup.micro_batch, setup.accumulation): return setup
+    kept = f"micro-batch {old['micro_batch']} x {old['accumulation']} kept from the interrupted run"
     return replace(setup, micro_batch=old["micro_batch"], accumulation=old["accumulation"],
-                   decisions=[*setup.decisions, f"micro-batch {old['micro_batch']} x {old['accumulation']} kept from the interrupted run"])
+                   decisions=[*setup.decisions, kept])
 
 # %% ../nbs/02_qlora_train.ipynb #dca20fc3
 def train_model(run_dir,  # the run directory, which holds dataset/
@@ -389,54 +291,64 @@ def train_model(run_dir,  # the run directory, which holds dataset/
                 callbacks=(),  # extra transformers TrainerCallbacks (the tests interrupt a run with one)
                ) -> dict:  # the model's manifest
     "Stage 02: train a LoRA adapter for model `name` on the run's data set; write models/<model>/."
-    started, run_dir, c = time.time(), Path(run_dir), check_settings(cfg["train"])
+    started, run_dir, train_cfg = time.time(), Path(run_dir), check_settings(cfg["train"])
     get_spec(name)  # an unknown model fails here
     out = run_dir / "models" / model_key(name)
-    state = {"base": base_id(name), "settings": c, "data_hash": _data_hash(run_dir)}
+    state = {"base": base_id(name), "settings": train_cfg, "data_hash": _data_hash(run_dir)}
     _check_folder(out, state)
     if (out / "manifest.json").exists() and (out / "adapter" / "adapter_model.safetensors").exists():
         print(f"{out / 'adapter'} is already trained with these settings; nothing to do")
         return json.loads((out / "manifest.json").read_text())
     records = {s: _split(run_dir, s) for s in ("train", "val")}
-    if not records["train"]: fail(f"{run_dir / 'dataset' / 'train.jsonl'} has no examples; a data set needs a train split to train on")
-    config = model_config(name)
+    if not records["train"]:
+        fail(f"{run_dir / 'dataset' / 'train.jsonl'} has no examples; a data set needs a train split to train on")
+    shape, max_length = model_shape(model_config(name)), train_cfg["max_length"]
     tok = load_tokenizer(name) if name != "tiny-random" else tiny_model()[1]
-    train_rows, dropped = training_examples(tok, records["train"], c["max_length"])
-    val_rows, _ = training_examples(tok, records["val"], c["max_length"])
-    if not train_rows: fail(f"every training example is longer than train.max_length {c['max_length']} tokens; raise it")
+    train_rows, dropped = training_examples(tok, records["train"], max_length)
+    val_rows, _ = training_examples(tok, records["val"], max_length)
+    if not train_rows: fail(f"every training example is longer than train.max_length {max_length} tokens; raise it")
+    data = {"train_examples": len(train_rows), "val_examples": len(val_rows), "too_long_left_out": dropped,
+            "train_tokens": sum(len(r["input_ids"]) for r in train_rows),
+            "answer_tokens": sum(sum(t != -100 for t in r["labels"]) for r in train_rows)}
     hw = detect_hardware()
-    setup = _resume_setup(out, choose_setup(hw, model_shape(config), c, max(len(r["input_ids"]) for r in train_rows)))
+    setup = _resume_setup(out, choose_setup(hw, shape, train_cfg, max(len(r["input_ids"]) for r in train_rows)))
     if not (out / "state.json").exists() and not int(os.environ.get("RANK", 0)):
         write_json(out / "state.json", {**state, "setup": asdict(setup)})
     for note in setup.decisions: log.info(note)
     model, tok = load_for_training(name, setup)
-    ckpts = out / "checkpoints"
-    resume = last_checkpoint(ckpts)
-    trainer = make_trainer(name, model, tok, train_rows, val_rows, c, setup, ckpts,
-                           [StepLog(out / "train_log.csv", int(resume.name.split("-")[1]) if resume else 0), Checkpoints(), *callbacks],
+    resume = last_checkpoint(out / "checkpoints")
+    resumed_from = int(resume.name.split("-")[1]) if resume else None
+    trainer = make_trainer(name, model, tok, train_rows, val_rows, train_cfg, setup, out / "checkpoints",
+                           [StepLog(out / "train_log.csv", resumed_from or 0), Checkpoints(), *callbacks],
                            resuming=resume is not None)
     if resume: print(f"resuming from {resume.name}")
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    return _finish(run_dir, out, name, trainer, c, state, setup, hw, train_rows, val_rows, dropped, resume, started)
+    manifest = _manifest(trainer, state, model=name, data=data, setup=setup, hw=hw, resumed_from=resumed_from,
+                         started=started)
+    if trainer.is_world_process_zero(): _save_adapter(trainer, run_dir, manifest, started)
+    return manifest
 
 # %% ../nbs/02_qlora_train.ipynb #38f94c7c
-def _finish(run_dir: Path, out: Path, name, trainer, c, state, setup, hw, train_rows, val_rows, dropped, resume, started) -> dict:
-    "Save the adapter and the manifest of a finished training (the main process does); return the manifest."
+def _manifest(trainer, state: dict, *, model: str, data: dict, setup: Setup, hw: Hardware, resumed_from: int | None,
+              started: float) -> dict:
+    "The manifest of a finished training of `model`: its `state`, the `data` counts, the losses, setup and machine."
     history = trainer.state.log_history
     evals = [{"epoch": round(h["epoch"], 2), "val_loss": round(h["eval_loss"], 4)} for h in history if "eval_loss" in h]
-    tokens = sum(len(r["input_ids"]) for r in train_rows)
-    manifest = {**state, "model": name, "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "wall_s": round(time.time() - started, 1), "resumed_from_step": int(resume.name.split("-")[1]) if resume else None,
-                "data": {"train_examples": len(train_rows), "val_examples": len(val_rows), "too_long_left_out": dropped,
-                         "train_tokens": tokens, "answer_tokens": sum(sum(t != -100 for t in r["labels"]) for r in train_rows)},
-                "tokens_trained": tokens * c["epochs"], "steps": trainer.state.global_step, "val_loss": evals,
-                "train_loss": next((round(h["train_loss"], 4) for h in reversed(history) if "train_loss" in h), None),
-                "setup": asdict(setup), "hardware": asdict(hw), "environment": environment()}
-    if not trainer.is_world_process_zero(): return manifest
-    tmp = out / ".adapter.tmp"
+    train_loss = next((round(h["train_loss"], 4) for h in reversed(history) if "train_loss" in h), None)
+    return {**state, "model": model, "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "wall_s": round(time.time() - started, 1), "resumed_from_step": resumed_from, "data": data,
+            "tokens_trained": data["train_tokens"] * state["settings"]["epochs"], "steps": trainer.state.global_step,
+            "val_loss": evals, "train_loss": train_loss, "setup": asdict(setup), "hardware": asdict(hw),
+            "environment": environment()}
+
+# %% ../nbs/02_qlora_train.ipynb #33f2b4ef
+def _save_adapter(trainer, run_dir: Path, manifest: dict, started: float):
+    "Save the adapter and the `manifest` of a finished training in models/<model>/, and record the stage."
+    key = model_key(manifest["model"])
+    out, tmp = run_dir / "models" / key, run_dir / "models" / key / ".adapter.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tuned = trainer.accelerator.unwrap_model(trainer.model)
-    tuned.peft_config["default"].base_model_name_or_path = state["base"]
+    tuned.peft_config["default"].base_model_name_or_path = manifest["base"]
     tuned.save_pretrained(str(tmp), save_embedding_layers=False)  # LoRA only: the embeddings are the base model's
     trainer.processing_class.save_pretrained(str(tmp))
     shutil.rmtree(out / "adapter", ignore_errors=True); os.replace(tmp, out / "adapter")
@@ -444,13 +356,13 @@ def _finish(run_dir: Path, out: Path, name, trainer, c, state, setup, hw, train_
     (out / "state.json").unlink(missing_ok=True)
     shutil.rmtree(out / "checkpoints", ignore_errors=True)
     files = sorted(p for p in (out / "adapter").iterdir() if p.is_file())
-    record_stage(run_dir, f"train:{model_key(name)}", [*files, out / "manifest.json", out / "train_log.csv"], started)
-    return manifest
+    record_stage(run_dir, f"train:{key}", [*files, out / "manifest.json", out / "train_log.csv"], started)
 
 # %% ../nbs/02_qlora_train.ipynb #80c0478e
 def write_dataset(run_dir, records: list[dict], content_hash: str = "example") -> Path:
-    "Write `records` (each with `split` and `messages`) as a run's data set: the split files and the stats the stage reads."
+    "Write `records` (each with `split` and `messages`) as a run's data set: split files and the stats it needs."
     ds = Path(run_dir) / "dataset"
-    for s in ("train", "val", "test"): atomic_write(ds / f"{s}.jsonl", "".join(to_json(r) + "\n" for r in records if r["split"] == s))
+    for s in ("train", "val", "test"):
+        atomic_write(ds / f"{s}.jsonl", "".join(to_json(r) + "\n" for r in records if r["split"] == s))
     write_json(ds / "stats.json", {"content_hash": content_hash}, indent=None)
     return ds

@@ -13,11 +13,13 @@ STOP_HOOK = ROOT / "tests" / "stop_at"  # sitecustomize.py: a process that freez
 def kill_at(log, lines: int, *args, env=None) -> None:
     "Run the `polypersona` command until its answer log `log` has `lines` lines, then kill it and all it started."
     env = dict(env or os.environ)
-    env.update(PYTHONPATH=os.pathsep.join(filter(None, [str(STOP_HOOK), env.get("PYTHONPATH")])), POLYPERSONA_STOP_AT=f"{log}:{lines}")
+    env.update(PYTHONPATH=os.pathsep.join(filter(None, [str(STOP_HOOK), env.get("PYTHONPATH")])),
+               POLYPERSONA_STOP_AT=f"{log}:{lines}")
     proc = subprocess.Popen([str(CLI), *map(str, args)], env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     marker = Path(f"{log}.stopped")
-    while not marker.exists():  # the writer freezes itself there, so the moment of the kill is the log's line, not this loop's
+    # the writer freezes itself there, so the moment of the kill is the log's line, not this loop's
+    while not marker.exists():
         assert proc.poll() is None, f"`polypersona {args[0]}` ended before {log} had {lines} lines"
         time.sleep(0.2)
     os.kill(int(marker.read_text()), signal.SIGKILL)  # the writer (a notebook's kernel runs in a session of its own)
@@ -34,7 +36,8 @@ def run_cli(*args, cwd=None):
 @pytest.fixture
 def replication():
     "The public replication's data folder; tests that need it skip where it is absent (a user's clone)."
-    if not REPLICATION.is_dir(): pytest.skip(f"needs the replication data at {REPLICATION} (present in the project's CI, not in a user's clone)")
+    if not REPLICATION.is_dir(): pytest.skip(f"needs the replication data at {REPLICATION} "
+                                             "(present in the project's CI, not in a user's clone)")
     return REPLICATION
 
 

@@ -75,7 +75,8 @@ def test_from_file(tmp_path):
     ok("plan", "--run", tmp_path / "run")
     hub = tmp_path / "hub.jsonl"
     hub.write_text("".join(json.dumps({"persona": f"A {j} from Ohio who loves {k}"}) + "\n"
-                           for j in ("nurse", "chef", "pilot", "farmer") for k in ("jazz", "chess", "hiking", "tea", "art")))
+                           for j in ("nurse", "chef", "pilot", "farmer")
+                           for k in ("jazz", "chess", "hiking", "tea", "art")))
     ok("personas", "--run", tmp_path / "hub", "--from", hub, "--n", "12", "--profile", "smoke")
     taken = jsonl(tmp_path / "hub" / "personas.jsonl")
     assert len(taken) == 12 and {p["occupation"] for p in taken} <= {"nurse", "chef", "pilot", "farmer"}
@@ -93,8 +94,10 @@ BAD_PERSONA_FILES = {  # file name, content, what the error line must say
     "empty.csv": ("", "empty.csv is empty"),
     "broken.jsonl": ('{"id": "r1"\n', "broken.jsonl, line 1: not valid JSON"),
     "squared.csv": ("id,age\nr1,\u00b2\n", "squared.csv, row 1: field 'age' is '\u00b2'; give a whole number of years"),
-    "object.jsonl": ('{"id": "r1", "occupation": {"title": "nurse"}}\n', "object.jsonl, row 1: field 'occupation' should be text"),
-    "huge.csv": ("id,description\nr1,\"" + "x" * 200_000 + "\"\n", "huge.csv is not a readable CSV file (field larger than field limit"),
+    "object.jsonl": ('{"id": "r1", "occupation": {"title": "nurse"}}\n',
+                     "object.jsonl, row 1: field 'occupation' should be text"),
+    "huge.csv": ("id,description\nr1,\"" + "x" * 200_000 + "\"\n",
+                 "huge.csv is not a readable CSV file (field larger than field limit"),
     "deep.jsonl": ("[" * 100_000 + "]" * 100_000 + "\n", "deep.jsonl, line 1: nested too deeply to read"),
     "deep.json": ("[" * 100_000 + "]" * 100_000 + "\n", "deep.json is nested too deeply to read"),
 }
@@ -127,7 +130,8 @@ def test_undecodable_and_missing_files(tmp_path):
 
 
 BAD_BANKS = {
-    "domain.yaml": ("- {id: q1, domain: sports, type: open, text: 'Why?'}\n", "item 1 (q1): domain 'sports' is unknown"),
+    "domain.yaml": ("- {id: q1, domain: sports, type: open, text: 'Why?'}\n",
+                    "item 1 (q1): domain 'sports' is unknown"),
     "type.yaml": ("- {id: q1, domain: finance, type: ranking, text: 'Why?'}\n", "question type 'ranking' is unknown"),
     "missing.yaml": ("- {id: q1, domain: finance, type: open, text: 'Why?'}\n",
                      "no question for domain 'demographics', which has a quota"),
@@ -165,12 +169,15 @@ def saved_tiny(folder, config_extra=None, pickles=False):
     if pickles: model.config.save_pretrained(folder); torch.save(model.state_dict(), folder / "pytorch_model.bin")
     else: model.save_pretrained(folder)
     tok.save_pretrained(folder)
-    if config_extra: (folder / "config.json").write_text(json.dumps({**json.loads((folder / "config.json").read_text()), **config_extra}))
+    if config_extra:
+        config = json.loads((folder / "config.json").read_text())
+        (folder / "config.json").write_text(json.dumps({**config, **config_extra}))
     return folder
 
 
 MODEL_FOLDERS = [  # (how the folder is made, the line's telling part); refused before anything loads or runs
-    (dict(config_extra={"auto_map": {"AutoModelForCausalLM": "modeling_evil.EvilModel"}}), "asks to run its own code ('auto_map' in config.json)"),
+    (dict(config_extra={"auto_map": {"AutoModelForCausalLM": "modeling_evil.EvilModel"}}),
+     "asks to run its own code ('auto_map' in config.json)"),
     (dict(pickles=True), "holds its weights only as pickle files, which can run code when loaded"),
 ]
 
@@ -179,13 +186,14 @@ MODEL_FOLDERS = [  # (how the folder is made, the line's telling part); refused 
 def test_model_folders_are_data_not_code(tmp_path, made, expected):
     folder = saved_tiny(tmp_path / "model", **made)
     (folder / "modeling_evil.py").write_text("open('PWNED', 'w').write('x')\n")
-    for args in (["serve", "--model", folder], ["human", "--run", tmp_path / "run", "--model", folder, "--profile", "smoke"]):
+    for args in (["serve", "--model", folder],
+                 ["human", "--run", tmp_path / "run", "--model", folder, "--profile", "smoke"]):
         assert expected in user_error(*args)
     assert not list(tmp_path.rglob("PWNED")) and not (folder.parent / "PWNED").exists()
 
 
 def test_one_writer_per_run(tmp_path):
-    "A second command on a run that another is writing stops at once, in one line; a torn write is cleared at the next start."
+    "A second command on a run that another is writing stops at once, in one line; the next start clears a torn write."
     from polypersona.core import run_lock
     run = tmp_path / "run"
     ok("personas", "--run", run, "--profile", "smoke")
@@ -201,7 +209,8 @@ def test_one_writer_per_run(tmp_path):
 def test_library_warnings_stay_off_the_error_line(tiny_build):
     "The trainer imports trl, peft and bitsandbytes, which warn on a CPU; the user sees only the error (one line)."
     before = (tiny_build / "config.yaml").read_bytes()
-    assert "train.epochs is 0; it should be 1 or more" in user_error("train", "--run", tiny_build, "--model", "tiny-random", "--epochs", "0")
+    line = user_error("train", "--run", tiny_build, "--model", "tiny-random", "--epochs", "0")
+    assert "train.epochs is 0; it should be 1 or more" in line
     assert (tiny_build / "config.yaml").read_bytes() == before  # refused input leaves the run's settings as they were
 
 
@@ -209,10 +218,12 @@ def test_library_warnings_stay_off_the_error_line(tiny_build):
 def test_an_unreadable_file_is_one_line(tmp_path):
     (tmp_path / "p.csv").write_text("id,age\nr1,30\n")
     (tmp_path / "p.csv").chmod(0)
-    assert "p.csv cannot be read (Permission denied); check its permissions" in user_error("personas", "--run", tmp_path / "run", "--from", tmp_path / "p.csv")
+    line = user_error("personas", "--run", tmp_path / "run", "--from", tmp_path / "p.csv")
+    assert "p.csv cannot be read (Permission denied); check its permissions" in line
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes any folder; permissions cannot be tested as root")
 def test_a_run_folder_that_cannot_be_written_is_one_line(tmp_path):
     (tmp_path / "locked").mkdir(mode=0o500)
-    assert "is not writable by this user" in user_error("personas", "--run", tmp_path / "locked" / "run", "--profile", "smoke")
+    line = user_error("personas", "--run", tmp_path / "locked" / "run", "--profile", "smoke")
+    assert "is not writable by this user" in line

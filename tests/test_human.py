@@ -19,26 +19,31 @@ def user_survey(folder, rows: list[str]):
         "source": "panel.csv", "id": "rid", "domain": "community",
         "persona": {"age": {"column": "age"}, "gender": {"column": "sex", "codes": {"f": "woman", "m": "man"}},
                     "description": "I am a {age}-year-old {gender}."},
-        "groups": {"age_band": {"column": "age", "bands": {"under 40": [0, 39], "40-59": [40, 59], "60 and over": [60, 120]}},
+        "groups": {"age_band": {"column": "age",
+                                "bands": {"under 40": [0, 39], "40-59": [40, 59], "60 and over": [60, 120]}},
                    "sex": {"column": "sex", "codes": {"f": "women", "m": "men"}}},
         "items": [{"id": "trust", "column": "trust", "text": "How much do you trust your neighbours?", "ordered": True,
                    "options": {1: "Not at all", 2: "A little", 3: "Somewhat", 4: "A lot"}},
                   {"id": "news", "column": "news", "text": "Where do you get most of your news?", "ordered": False,
-                   "options": {"tv": "Television", "web": "The internet", "paper": "Newspapers"}}]}))  # in the user's order
+                   # in the user's order
+                   "options": {"tv": "Television", "web": "The internet", "paper": "Newspapers"}}]}))
     return folder / "panel.yaml"
 
 
 def people(n=36):
     "Respondents whose trust rises with age and whose news source moves from the web to television."
-    return [f"r{i},{20 + 2 * i},{'fm'[i % 2]},{1 + min(3, i // 9)},{['web', 'tv', 'paper'][min(2, i // 14)] if i % 7 else ''}" for i in range(n)]
+    return [f"r{i},{20 + 2 * i},{'fm'[i % 2]},{1 + min(3, i // 9)},"
+            f"{['web', 'tv', 'paper'][min(2, i // 14)] if i % 7 else ''}" for i in range(n)]
 
 
 def test_a_users_survey_csv_runs_through_the_same_path_and_resumes(tmp_path):
     mapping = user_survey(tmp_path, people())
     run = tmp_path / "run"
-    out = ok("human", "--run", run, "--survey", mapping, "--model", "tiny-random", "--profile", "smoke").stdout  # groups of 2 or more
+    # the smoke profile: groups of 2 or more
+    out = ok("human", "--run", run, "--survey", mapping, "--model", "tiny-random", "--profile", "smoke").stdout
     assert "panel: 6 test respondents" in out and "tuned: left out" in out  # of the smoke profile's sample of 24
-    for system in ("tiny-random base, scores", "tiny-random base, scores debiased (reverse+calibrate)", "tiny-random base, generate", *BASELINES):
+    for system in ("tiny-random base, scores", "tiny-random base, scores debiased (reverse+calibrate)",
+                   "tiny-random base, generate", *BASELINES):
         assert f"| {system}" in out
     summary = pd.read_csv(run / "tables" / "human_panel_tiny-random_scores.csv").set_index("system")
     assert summary.loc["tiny-random base, scores", "answered"] == 1.0
@@ -52,10 +57,14 @@ def test_a_users_survey_csv_runs_through_the_same_path_and_resumes(tmp_path):
     asked = {r["persona_id"] for r in scores}
     csv = pd.read_csv(tmp_path / "panel.csv").assign(persona_id=lambda d: "panel-" + d["rid"])
     tested = csv[csv["persona_id"].isin(asked)]
-    assert len(asked) == 6 and len(scores) == tested["trust"].notna().sum() + tested["news"].notna().sum()  # empty cells are not asked
-    women = dists.query("system == 'people' and item == 'trust' and group == 'sex' and value == 'women'").set_index("option")["share"]
-    assert women["A lot"] == (tested.query("sex == 'f'")["trust"] == 4).mean()  # the people's shares are the test respondents'
-    assert all(len(r["given"]) == len(r["probs"]) and abs(sum(r["probs"]) - 1) < 1e-4 for r in scores)  # as given, and debiased
+    # empty cells are not asked
+    assert len(asked) == 6 and len(scores) == tested["trust"].notna().sum() + tested["news"].notna().sum()
+    women = dists.query("system == 'people' and item == 'trust' and group == 'sex' and value == 'women'")
+    women = women.set_index("option")["share"]
+    # the people's shares are the test respondents'
+    assert women["A lot"] == (tested.query("sex == 'f'")["trust"] == 4).mean()
+    # as given, and debiased
+    assert all(len(r["given"]) == len(r["probs"]) and abs(sum(r["probs"]) - 1) < 1e-4 for r in scores)
     assert (run / "figures" / "human_panel_tiny-random_trust.png").exists()
     assert "human:tiny-random:panel" in read_manifest(run)["stages"]
 
@@ -69,8 +78,10 @@ def test_a_users_survey_csv_runs_through_the_same_path_and_resumes(tmp_path):
     assert "batch" in ok("human", "--run", run, "--survey", mapping, "--model", "tiny-random").stderr  # asked again
     rows = {(r["persona_id"], r["item"]): r["probs"] for r in read_jsonl(log)}
     assert len(rows) == len(read_jsonl(log)) == len(scores)  # each answer once: none lost, none twice
-    assert all(np.allclose(rows[r["persona_id"], r["item"]], r["probs"], atol=1e-4) for r in scores)  # batches differ a little
-    pd.testing.assert_frame_equal(pd.read_csv(run / "tables" / "human_panel_tiny-random_scores.csv").set_index("system"), summary)
+    # batches differ a little
+    assert all(np.allclose(rows[r["persona_id"], r["item"]], r["probs"], atol=1e-4) for r in scores)
+    pd.testing.assert_frame_equal(
+        pd.read_csv(run / "tables" / "human_panel_tiny-random_scores.csv").set_index("system"), summary)
 
 
 def test_training_on_the_people_never_sees_a_test_respondent(tmp_path):
@@ -85,7 +96,8 @@ def test_training_on_the_people_never_sees_a_test_respondent(tmp_path):
     asked = {r["persona_id"] for r in read_jsonl(run / "human" / "panel" / "tiny-random" / "survey-scores.jsonl")}
     assert taught and watched and asked and not (taught & asked) and not (watched & asked) and not (taught & watched)
     example = read_jsonl(trained / "dataset" / "train.jsonl")[0]
-    assert example["messages"][-1]["content"] in ("Not at all", "A little", "Somewhat", "A lot", "Television", "The internet", "Newspapers")
+    assert example["messages"][-1]["content"] in ("Not at all", "A little", "Somewhat", "A lot",
+                                                  "Television", "The internet", "Newspapers")
     stage = read_manifest(run)["stages"]["human-train:tiny-random:panel"]
     assert stage["respondents"]["train"] == len(taught) and stage["val_loss"]
     assert (trained / "models" / "tiny-random" / "adapter" / "adapter_model.safetensors").exists()
@@ -112,7 +124,8 @@ def test_the_panel_through_a_real_local_server(tmp_path):
     assert "(server), generate" in out and "scores: left out" in out
     rows = read_jsonl(next((run / "human" / "panel").glob("*/server-generate.jsonl")))
     assert len(rows) >= 3 and all(r["text"] for r in rows)  # the test respondents' answers
-    options = {"trust": ["Not at all", "A little", "Somewhat", "A lot"], "news": ["Television", "The internet", "Newspapers"]}
+    options = {"trust": ["Not at all", "A little", "Somewhat", "A lot"],
+               "news": ["Television", "The internet", "Newspapers"]}
     assert all(r["choice"] is None or options[r["item"]][r["choice"]].lower() in r["text"].lower() for r in rows)
     assert any(r["choice"] is not None for r in rows)
     settings = json.loads(next((run / "human" / "panel").glob("*/server-generate.json")).read_text())
@@ -121,19 +134,29 @@ def test_the_panel_through_a_real_local_server(tmp_path):
 
 def test_bad_survey_input(tmp_path, capsys):
     run = tmp_path / "run"
-    assert "neither a built-in survey" in cli_error(capsys, "human", "--run", run, "--survey", tmp_path / "none.yaml", "--model", "tiny-random")
+    assert "neither a built-in survey" in cli_error(capsys, "human", "--run", run, "--survey", tmp_path / "none.yaml",
+                                                    "--model", "tiny-random")
     bad = user_survey(tmp_path, ["r1,30,f,7,tv"])
-    assert "row 1, column 'trust': code 7 is not among item 'trust'" in cli_error(capsys, "human", "--run", tmp_path / "r2", "--survey", bad, "--model", "tiny-random")
-    assert "human.split leaves no" in cli_error(capsys, "human", "--run", tmp_path / "r6", "--survey", user_survey(tmp_path, people(1)), "--model", "tiny-random")
-    assert "no group of the 10 respondents asked has human.min_group (10)" in cli_error(capsys, "human", "--run", tmp_path / "r7", "--survey", user_survey(tmp_path, people()), "--model", "tiny-random")
+    assert "row 1, column 'trust': code 7 is not among item 'trust'" in cli_error(
+        capsys, "human", "--run", tmp_path / "r2", "--survey", bad, "--model", "tiny-random")
+    assert "human.split leaves no" in cli_error(capsys, "human", "--run", tmp_path / "r6", "--survey",
+                                                user_survey(tmp_path, people(1)), "--model", "tiny-random")
+    assert "no group of the 10 respondents asked has human.min_group (10)" in cli_error(
+        capsys, "human", "--run", tmp_path / "r7", "--survey", user_survey(tmp_path, people()),
+        "--model", "tiny-random")
     assert not (tmp_path / "r6" / "human").exists()  # found before anything was asked
-    assert "human.respondents is 0" in cli_error(capsys, "human", "--run", tmp_path / "r3", "--respondents", "0", "--model", "tiny-random")
+    assert "human.respondents is 0" in cli_error(capsys, "human", "--run", tmp_path / "r3", "--respondents", "0",
+                                                 "--model", "tiny-random")
     assert "invalid choice: 'grpc'" in cli_error(capsys, "human", "--run", tmp_path / "r4", "--backend", "grpc")
-    assert "human.debias is 'shuffle'; use one of none, reverse" in cli_error(capsys, "human", "--run", tmp_path / "r8", "--debias", "shuffle", "--model", "tiny-random")
-    assert "human.variants has 'lora'; give a list of base, tuned, survey" in cli_error(capsys, "human", "--run", tmp_path / "r9", "--variants", "base,lora", "--model", "tiny-random")
+    assert "human.debias is 'shuffle'; use one of none, reverse" in cli_error(
+        capsys, "human", "--run", tmp_path / "r8", "--debias", "shuffle", "--model", "tiny-random")
+    assert "human.variants has 'lora'; give a list of base, tuned, survey" in cli_error(
+        capsys, "human", "--run", tmp_path / "r9", "--variants", "base,lora", "--model", "tiny-random")
     one = edited(user_survey(tmp_path, people()), lambda m: m["items"][0].update(options={1: "Not at all"}))
-    assert "item 'trust' needs at least two options" in cli_error(capsys, "human", "--run", tmp_path / "r10", "--survey", one, "--model", "tiny-random")
-    assert "human.base_url is not set" in cli_error(capsys, "human", "--run", tmp_path / "r5", "--backend", "openai", "--model", "tiny-random")
+    assert "item 'trust' needs at least two options" in cli_error(
+        capsys, "human", "--run", tmp_path / "r10", "--survey", one, "--model", "tiny-random")
+    assert "human.base_url is not set" in cli_error(
+        capsys, "human", "--run", tmp_path / "r5", "--backend", "openai", "--model", "tiny-random")
 
 
 def edited(mapping, change) -> str:
@@ -145,7 +168,8 @@ def edited(mapping, change) -> str:
 
 
 def test_bad_mappings_and_data(tmp_path, capsys):
-    def error(mapping, run="r"): return cli_error(capsys, "human", "--run", tmp_path / run, "--survey", mapping, "--model", "tiny-random")
+    def error(mapping, run="r"):
+        return cli_error(capsys, "human", "--run", tmp_path / run, "--survey", mapping, "--model", "tiny-random")
     mapping = user_survey(tmp_path, people())
     band = edited(mapping, lambda m: m["groups"]["age_band"]["bands"].update({"under 40": [39, 0]}))
     assert "groups.age_band: band 'under 40' is [39, 0]; write it as [low, high]" in error(band)
@@ -154,11 +178,13 @@ def test_bad_mappings_and_data(tmp_path, capsys):
     codes = edited(user_survey(tmp_path, people()), lambda m: m["persona"]["gender"].update(codes=["f", "m"]))
     assert "persona.gender: 'codes' should map each code" in error(codes)
     (tmp_path / "broken.yaml").write_text("source: panel.csv\nitems:\n  - {id: a, text: Why not?, column: q}\n")
-    assert "broken.yaml is not valid YAML: expected ',' or '}', but got '?' (line 3, column 26); quote text" in error(tmp_path / "broken.yaml")
+    assert ("broken.yaml is not valid YAML: expected ',' or '}', but got '?' (line 3, column 26); quote text"
+            in error(tmp_path / "broken.yaml"))
     assert "'items' is empty" in error(edited(user_survey(tmp_path, people()), lambda m: m.update(items=[])))
     assert "'rid' has 'r1' more than once" in error(user_survey(tmp_path, ["r1,30,f,2,tv", "r1,31,m,3,web"]))
     for age in ("forty", "\u00b2"):
-        assert f"column 'age': age '{age}' is not a number of years" in error(user_survey(tmp_path, [f"rx,{age},f,2,tv"] + people()))
+        assert f"column 'age': age '{age}' is not a number of years" in error(
+            user_survey(tmp_path, [f"rx,{age},f,2,tv"] + people()))
     latin1 = user_survey(tmp_path, people())
     (tmp_path / "panel.csv").write_bytes("rid,age,sex,trust,news\nr1,30,f,2,t\xe9l\xe9\n".encode("latin-1"))
     assert "panel.csv is not a readable CSV file" in error(latin1)
@@ -168,7 +194,8 @@ def test_a_changed_mapping_is_not_mixed_with_earlier_answers(tmp_path, capsys):
     mapping, run = user_survey(tmp_path, people(12)), tmp_path / "run"
     ok("human", "--run", run, "--survey", mapping, "--model", "tiny-random", "--profile", "smoke")
     reworded = edited(mapping, lambda m: m["items"][0].update(text="Do you trust the people next door?"))
-    assert "other settings: mapping_sha256 was" in cli_error(capsys, "human", "--run", run, "--survey", reworded, "--model", "tiny-random")
+    assert "other settings: mapping_sha256 was" in cli_error(capsys, "human", "--run", run, "--survey", reworded,
+                                                             "--model", "tiny-random")
 
 
 def test_the_readme_mapping_example_imports(tmp_path):
@@ -183,11 +210,14 @@ def test_the_readme_mapping_example_imports(tmp_path):
 
 
 NAMES_AND_SOURCES = [  # (change to the mapping, the line's telling part); each must be refused before anything loads
-    (lambda m, out: m.update(name="../escape"), "the survey's name (the mapping's name:, or its file name) is '../escape'; give a plain name"),
+    (lambda m, out: m.update(name="../escape"),
+     "the survey's name (the mapping's name:, or its file name) is '../escape'; give a plain name"),
     (lambda m, out: m.update(name="a/b"), "is 'a/b'; give a plain name"),
     (lambda m, out: m.update(name=""), "is ''; give a plain name"),
-    (lambda m, out: m.update(source="../outside/panel.csv"), "source '../outside/panel.csv' lies outside the mapping's folder"),
-    (lambda m, out: m.update(source=str(out / "panel.csv")), "lies outside the mapping's folder; put the CSV beside the mapping, or pass --source-anywhere"),
+    (lambda m, out: m.update(source="../outside/panel.csv"),
+     "source '../outside/panel.csv' lies outside the mapping's folder"),
+    (lambda m, out: m.update(source=str(out / "panel.csv")),
+     "lies outside the mapping's folder; put the CSV beside the mapping, or pass --source-anywhere"),
 ]
 
 

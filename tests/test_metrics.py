@@ -1,4 +1,4 @@
-"Stage 04 as a user runs it: any predictions file and a run's generations, against hand values and the replication's scores."
+"Stage 04 as a user runs it: a predictions file and a run's generations, against hand values and the replication."
 import json, math
 import pandas as pd
 import pytest
@@ -20,7 +20,8 @@ def row(i, reference, prediction, **extra):
 def test_hand_values_through_the_command_line(tmp_path):
     rows = [row(1, "I recycle every week at home.", "I recycle every week at home."),       # identical
             row(2, "Cats sleep all day long.", "Quarterly taxes frighten bankers."),         # disjoint
-            row(3, "Agree. I love my town!", "Strongly disagree. I hate my awful town.", question_type="likert", options=AGREE5),
+            row(3, "Agree. I love my town!", "Strongly disagree. I hate my awful town.",
+                question_type="likert", options=AGREE5),
             row(4, "Neutral.", "=HYPERLINK(\"x\")")]                                        # a formula-looking answer
     write_jsonl(tmp_path / "p.jsonl", rows)
     done = run_cli("evaluate", "--predictions", tmp_path / "p.jsonl", "--out", tmp_path / "out")
@@ -60,12 +61,14 @@ def test_one_pass_gives_the_separate_libraries_scores(monkeypatch):
              "persona": {"id": f"p{i % 4}", "description": cards[i % 4]}} for i, (ref, pred) in enumerate(said)]
     cfg = load_config("cpu")["metrics"]
     matched, match = [], text_scores.greedy_match
-    monkeypatch.setattr(text_scores, "greedy_match", lambda enc, cands, refs, *a: matched.append(cands) or match(enc, cands, refs, *a))
+    monkeypatch.setattr(text_scores, "greedy_match",
+                        lambda enc, cands, refs, *a: matched.append(cands) or match(enc, cands, refs, *a))
     shared = metrics.per_example(rows, cfg)[0]
     assert len(matched) == 1 and len(matched[0]) == 6  # every row but the empty answer and the long one
     monkeypatch.setattr(metrics, "shares_pass", lambda *a: False)
     separate = metrics.per_example(rows, cfg)[0]
-    for c in ("bertscore_p", "bertscore_r", "bertscore_f1"): assert list(shared[c]) == pytest.approx(list(separate[c]), abs=1e-4)
+    for c in ("bertscore_p", "bertscore_r", "bertscore_f1"):
+        assert list(shared[c]) == pytest.approx(list(separate[c]), abs=1e-4)
     assert list(shared["persona_rank"]) == list(separate["persona_rank"]) and set(shared["persona_rank"]) != {1}
     assert shared["bertscore_f1"][2] == pytest.approx(1, abs=1e-5) and shared["bertscore_f1"][3] == 0
 
@@ -75,7 +78,8 @@ def test_paper_bleu_is_nltk_sentence_bleu_with_method1():
     pairs = [("I save a little every month for emergencies", "I save some money every month"),
              ("No, I rarely travel abroad.", "no i rarely travel"), ("Yes.", "Yes, often."), ("a b c", "")]
     for ref, pred in pairs:
-        expected = sentence_bleu([ref.lower().split()], pred.lower().split(), smoothing_function=SmoothingFunction().method1)
+        expected = sentence_bleu([ref.lower().split()], pred.lower().split(),
+                                 smoothing_function=SmoothingFunction().method1)
         assert paper_bleu(ref, pred) == pytest.approx(expected, abs=1e-12)
 
 
@@ -93,7 +97,8 @@ def test_replication_scores_match_their_rows(tmp_path, replication):
     for r in rows[:100]:
         assert paper_bleu(r["reference"], r["prediction"]) == pytest.approx(r["bleu"], abs=1e-9)
         ours = rouge(r["reference"], r["prediction"])
-        assert [ours[k] for k in ("rouge1", "rouge2", "rougeL")] == pytest.approx([r[k] for k in ("rouge1", "rouge2", "rougeL")], abs=1e-9)
+        keys = ("rouge1", "rouge2", "rougeL")
+        assert [ours[k] for k in keys] == pytest.approx([r[k] for k in keys], abs=1e-9)
     done = run_cli("evaluate", "--predictions", path, "--out", tmp_path / "out")
     assert done.returncode == 0, done.stderr
     overall = json.loads((tmp_path / "out" / "summary.json").read_text())["overall"]
@@ -152,6 +157,7 @@ def test_predictions_with_values_of_the_wrong_type(tmp_path, capsys, extra, expe
 def test_an_output_folder_that_cannot_be_one_is_refused_before_scoring(tmp_path, capsys):
     write_jsonl(tmp_path / "p.jsonl", [row(1, "Yes.", "No.")])
     (tmp_path / "taken").write_text("a file")
-    assert "--out" in (err := cli_error(capsys, "evaluate", "--predictions", tmp_path / "p.jsonl", "--out", tmp_path / "taken"))
+    err = cli_error(capsys, "evaluate", "--predictions", tmp_path / "p.jsonl", "--out", tmp_path / "taken")
+    assert "--out" in err
     assert "is a file, not a folder" in err
     assert "needs --out" in cli_error(capsys, "evaluate", "--predictions", tmp_path / "p.jsonl", "--out", "")

@@ -16,16 +16,17 @@ def test_one_parameters_cell(nb):
 
 
 def test_wheel_ships_profiles_and_bank(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(ROOT)],
-                   check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                    "-w", str(tmp_path), str(ROOT)], check=True, capture_output=True)
     names = zipfile.ZipFile(next(tmp_path.glob("polypersona-*.whl"))).namelist()
-    for f in ("polypersona/configs/defaults.yaml", "polypersona/configs/cpu.yaml", "polypersona/data/questions.yaml"):
+    for f in ("polypersona/configs/defaults.yaml", "polypersona/configs/cpu.yaml", "polypersona/data/questions.yaml",
+              "polypersona/data/paper.yaml", "polypersona/data/anes96.yaml"):
         assert f in names
 
 
 # the stages in the order they run, which is the order modules may import one another in
-ORDER = ("core", "models", "backends", "personas", "questions", "teacher", "train", "generate", "text_scores", "metrics", "report",
-         "survey", "human", "batch", "cli")
+ORDER = ("core", "models", "backends", "personas", "questions", "plan", "teacher", "hardware", "train", "generate",
+         "text_scores", "metrics", "report", "survey", "human", "batch", "cli")
 PKG = ROOT / "polypersona"
 
 
@@ -56,4 +57,5 @@ def test_no_module_imports_a_later_stage(name):
 def test_importing_the_library_loads_no_trainer():
     modules = [f"polypersona.{m}" for m in ORDER if m != "train"]
     code = f"import sys; import {', '.join(modules)}; print(sorted(m for m in ('trl', 'peft') if m in sys.modules))"
-    assert subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.strip() == "[]"
+    assert subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                          text=True).stdout.strip() == "[]"

@@ -14,7 +14,8 @@ def bench(*args):
 def compared(tmp_path_factory, request):
     "One tiny comparison (the in-memory model, 16 training and 8 test rows a split), run twice."
     from conftest import REPLICATION
-    if not REPLICATION.is_dir(): pytest.skip(f"needs the replication data at {REPLICATION} (present in the project's CI, not in a user's clone)")
+    if not REPLICATION.is_dir(): pytest.skip(f"needs the replication data at {REPLICATION} "
+                                             "(present in the project's CI, not in a user's clone)")
     tmp = tmp_path_factory.mktemp("compare")
     args = ("--data", REPLICATION, "--out", tmp / "runs", "--page", tmp / "page", "--model", "tiny-random",
             "--train", 16, "--test", 8, "--bootstrap", 50)
@@ -30,7 +31,7 @@ def rows(path):
 
 
 def test_rescoring_agrees_with_the_published_scores(compared):
-    "On all 358 test rows our BLEU and ROUGE of the replication's predictions are its published ones (same definitions)."
+    "Our BLEU and ROUGE of the replication's 358 test predictions are its published ones (same definitions)."
     tmp, _, _ = compared
     table = json.loads((tmp / "page" / "results.json").read_text())["table"]
     published, rescored = table[0], table[1]
@@ -42,7 +43,8 @@ def test_rescoring_agrees_with_the_published_scores(compared):
     assert [(r["system"], r["split"], r["answers"]) for r in ours] == [
         ("tiny-random untrained", "random, sampled", 8), ("tiny-random tuned", "random, sampled", 8),
         ("tiny-random untrained", "persona, sampled", 8), ("tiny-random tuned", "persona, sampled", 8),
-        ("tiny-random tuned, open answers greedy", "random, sampled", 8), ("tiny-random tuned, closed answers sample", "random, sampled", 8)]
+        ("tiny-random tuned, open answers greedy", "random, sampled", 8),
+        ("tiny-random tuned, closed answers sample", "random, sampled", 8)]
 
 
 def test_the_persona_split_has_no_shared_persona_or_repeated_prompt(compared):
@@ -62,16 +64,22 @@ def test_the_persona_split_has_no_shared_persona_or_repeated_prompt(compared):
 def test_a_second_run_resumes_and_writes_the_page(compared):
     tmp, first, second = compared
     seconds = json.loads((tmp / "page" / "results.json").read_text())["seconds"]
-    assert not {"data", "out", "page"} & set(json.loads((tmp / "page" / "results.json").read_text())["args"])  # no local paths
-    assert "already trained" in second.stdout and "nothing to do" not in first.stdout  # the second run trains nothing again
-    assert {"random: dataset", "persona: dataset", "scoring"} <= set(seconds) and {"random-open-greedy", "random-closed-sample"} == {k.split(":")[0] for k in seconds if k.startswith("random-")}
-    assert {p.name for p in (tmp / "page").iterdir()} >= {"tables.md", "results.json", "systems.png", "seen_in_training.png"}
+    # no local paths
+    assert not {"data", "out", "page"} & set(json.loads((tmp / "page" / "results.json").read_text())["args"])
+    # the second run trains nothing again
+    assert "already trained" in second.stdout and "nothing to do" not in first.stdout
+    assert {"random: dataset", "persona: dataset", "scoring"} <= set(seconds) and \
+        {"random-open-greedy", "random-closed-sample"} == {k.split(":")[0] for k in seconds if k.startswith("random-")}
+    assert {p.name for p in (tmp / "page").iterdir()} >= {"tables.md", "results.json", "systems.png",
+                                                          "seen_in_training.png"}
     page = (tmp / "page" / "tables.md").read_text()
     assert "--train 16 --test 8" in page and "| replication TinyLlama-1.1B, as published | random | 358 |" in page
 
 
 def test_bad_data_folder(tmp_path):
     res = bench("--data", tmp_path, "--out", tmp_path / "runs", "--page", tmp_path / "page")
-    assert res.returncode == 1 and "is not the replication's data folder" in res.stderr and "Traceback" not in res.stderr
+    assert res.returncode == 1 and "is not the replication's data folder" in res.stderr and \
+        "Traceback" not in res.stderr
     res = bench("--train", -1, "--out", tmp_path / "runs", "--page", tmp_path / "page")
-    assert res.returncode == 1 and "--train is -1; give 0 (all rows) or more" in res.stderr and not (tmp_path / "runs").exists()
+    assert res.returncode == 1 and "--train is -1; give 0 (all rows) or more" in res.stderr and \
+        not (tmp_path / "runs").exists()

@@ -14,19 +14,21 @@ def executed_errors(nb) -> list[str]:
 
 
 def share_as_example_run(run):
-    "Offer the finished smoke run to the notebooks as their shared example run (the same profile and library), if they lack one."
+    "Offer the finished smoke run to the notebooks as their shared example run (same profile and library) if none."
     from filelock import FileLock
     from polypersona.core import cache_dir, library_hash
     target = cache_dir() / "examples" / f"smoke-{library_hash()}"
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock"):
-        if not target.exists(): shutil.copytree(run, target, ignore=shutil.ignore_patterns("notebooks", "tables", "figures", "*.lock"))
+        if not target.exists():
+            shutil.copytree(run, target, ignore=shutil.ignore_patterns("notebooks", "tables", "figures", "*.lock"))
 
 
 def test_smoke_profile_end_to_end_resumes_after_a_kill(tmp_path):
     run, env = tmp_path / "run", {**os.environ, "OPENAI_API_KEY": SECRET}
     answers = run / "generations" / "smollm2-135m" / "base.jsonl"
-    kill_at(answers, 1, "reproduce", "--profile", "smoke", "--run", run, env=env)  # the batch, papermill and the kernel, mid-generation
+    # the batch, papermill and the kernel, mid-generation
+    kill_at(answers, 1, "reproduce", "--profile", "smoke", "--run", run, env=env)
     made = {nb.name: nb.stat().st_mtime for nb in (run / "notebooks").glob("0[012]_*.ipynb")}
     assert len(made) == 3
     before = answers.read_text()
@@ -36,19 +38,22 @@ def test_smoke_profile_end_to_end_resumes_after_a_kill(tmp_path):
     assert {nb.name: nb.stat().st_mtime for nb in (run / "notebooks").glob("0[012]_*.ipynb")} == made
     assert answers.read_text().startswith(before)  # the answers written before the kill were kept, not asked again
     executed = sorted(nb.name for nb in (run / "notebooks").glob("*.ipynb"))
+    # smoke: generate.per_domain false, one notebook for all domains
     assert executed == sorted(["00_personas.ipynb", "01_dialogue_pipeline.ipynb", "02_qlora_train__smollm2-135m.ipynb",
-                               "03_generate__smollm2-135m__all.ipynb", "04_metrics__smollm2-135m.ipynb", "05_report.ipynb",
-                               "06_human_benchmark__smollm2-135m.ipynb"])  # smoke: generate.per_domain false, one notebook for all domains
+                               "03_generate__smollm2-135m__all.ipynb", "04_metrics__smollm2-135m.ipynb",
+                               "05_report.ipynb", "06_human_benchmark__smollm2-135m.ipynb"])
     assert all(not executed_errors(run / "notebooks" / nb) for nb in executed)
     for variant in ("base", "tuned"): assert f"smollm2-135m {variant}: bleu" in out
-    for t in ("standard_metrics", "survey_metrics", "per_domain", "base_vs_tuned", "fidelity_diversity", "groups", "dataset_domains"):
+    for t in ("standard_metrics", "survey_metrics", "per_domain", "base_vs_tuned", "fidelity_diversity", "groups",
+              "dataset_domains"):
         assert all((run / "tables" / f"{t}.{ext}").exists() for ext in ("csv", "md", "tex"))
     assert (run / "figures" / "per_domain_heatmap.pdf").exists()
-    human = (run / "tables" / "human_anes96_smollm2-135m_summary.md").read_text()  # stage 06: the smoke profile's variants, both methods
+    # stage 06: the smoke profile's variants, both methods
+    human = (run / "tables" / "human_anes96_smollm2-135m_summary.md").read_text()
     assert all(f"smollm2-135m {v}, {m}" in human for v in ("base", "dialogue-tuned") for m in ("scores", "generate"))
     assert "scores debiased (reverse+calibrate)" in human and "uniform" in human and "demographic model" in human
     assert "TinyLlama 1.1B (paper)" in (run / "tables" / "standard_metrics.md").read_text()
-    assert not [p for p in run.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]  # the key reached no file
+    assert not [p for p in run.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]  # no file has the key
 
     share_as_example_run(run)
 
@@ -73,7 +78,8 @@ def profile_file(tmp_path, **keys):
 ])
 def test_reproduce_refuses_a_profile_before_any_work(tmp_path, capsys, keys, message):
     pytest.importorskip("torch").cuda.is_available() and pytest.skip("this machine has a GPU")
-    assert message in cli_error(capsys, "reproduce", "--profile", profile_file(tmp_path, **keys), "--run", tmp_path / "run")
+    assert message in cli_error(capsys, "reproduce", "--profile", profile_file(tmp_path, **keys),
+                                "--run", tmp_path / "run")
     assert not (tmp_path / "run").exists()
 
 
@@ -82,7 +88,8 @@ def test_reproduce_refuses_bad_names_and_another_profiles_run(tmp_path, capsys):
     if not pytest.importorskip("torch").cuda.is_available():
         assert "needs a CUDA GPU" in cli_error(capsys, "reproduce", "--profile", "paper", "--run", tmp_path / "b")
     ok("personas", "--run", tmp_path / "c", "--profile", "smoke")
-    assert "was made with profile 'smoke'" in cli_error(capsys, "reproduce", "--profile", "cpu", "--run", tmp_path / "c")
+    assert "was made with profile 'smoke'" in cli_error(capsys, "reproduce", "--profile", "cpu",
+                                                       "--run", tmp_path / "c")
     assert "--workers is 0" in cli_error(capsys, "reproduce", "--workers", "0", "--run", tmp_path / "d")
 
 

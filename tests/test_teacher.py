@@ -19,14 +19,16 @@ def check_dataset(run, plan, imported=False):
     ids = [r["id"] for r in answers + failed]
     assert sorted(ids) == sorted(r["id"] for r in plan)
     stats = json.loads((ds / "stats.json").read_text())
-    split_rows = {s: [json.loads(l) for l in (ds / f"{s}.jsonl").read_text().splitlines()] for s in ("train", "val", "test")}
+    split_rows = {s: [json.loads(l) for l in (ds / f"{s}.jsonl").read_text().splitlines()]
+                  for s in ("train", "val", "test")}
     assert sum(map(len, split_rows.values())) == stats["records"] == len(answers)
     assert dict(load_from_disk(str(ds / "hf")).num_rows) == {s: len(r) for s, r in split_rows.items()}
     for rows in split_rows.values():
         for r in rows:
             assert {"id", "persona_id", "domain", "question_type", "messages", "reference"} <= set(r)
             assert r["messages"][-1] == {"role": "assistant", "content": r["reference"]}
-            if r["options"] and not imported: assert r["choice"] in r["options"]  # a teacher's closed answer has a choice
+            # a teacher's closed answer has a choice
+            if r["options"] and not imported: assert r["choice"] in r["options"]
     card = (ds / "card.md").read_text()
     assert f"{stats['records']} records" in card and stats["content_hash"] in card
     return stats
@@ -59,24 +61,30 @@ def test_server_teacher_end_to_end(tmp_path):
     env = {**os.environ, "OPENAI_API_KEY": secret}
     with local_server("smollm2-135m", log_path=tmp_path / "server.log") as (base_url, model):
         with_login = base_url.replace("http://", "http://reader:pw-in-the-url@")  # used for the requests, never stored
-        res = ok("build-dataset", "--run", run, "--teacher", "openai", "--base-url", with_login, "--model", model, env=env)
+        res = ok("build-dataset", "--run", run, "--teacher", "openai", "--base-url", with_login, "--model", model,
+                 env=env)
     stats = check_dataset(run, plan)
-    assert stats["teacher"].startswith("openai:") and stats["teacher_settings"]["base_url"] == base_url.replace("http://", "http://***@")
+    assert stats["teacher"].startswith("openai:")
+    assert stats["teacher_settings"]["base_url"] == base_url.replace("http://", "http://***@")
     assert "pw-in-the-url" not in res.stdout + res.stderr
     for f in run.rglob("*"):
         if f.is_file(): assert secret.encode() not in f.read_bytes() and b"pw-in-the-url" not in f.read_bytes(), f
     # read back from the run, the address has no credentials: a server backend made from it asks for it again
     from polypersona.backends import OpenAIBackend
     from polypersona.core import PolyPersonaError, open_run
-    with pytest.raises(PolyPersonaError, match="give the full address again"): OpenAIBackend(open_run(run)["teacher"]["base_url"], model)
+    with pytest.raises(PolyPersonaError, match="give the full address again"):
+        OpenAIBackend(open_run(run)["teacher"]["base_url"], model)
     # the server is gone now: a new build fails with one line that says so
     gone = tmp_path / "gone"
-    assert run_cli("build-dataset", "--run", gone, "--profile", TINY, "--teacher", "openai", "--base-url", base_url, "--model", model).returncode == 2
+    refused = run_cli("build-dataset", "--run", gone, "--profile", TINY, "--teacher", "openai", "--base-url", base_url,
+                      "--model", model)
+    assert refused.returncode == 2
     assert not gone.exists()  # personas and plan first; the refused command left nothing behind
     ok("personas", "--run", gone, "--profile", TINY); ok("plan", "--run", gone)
     res = run_cli("build-dataset", "--run", gone, "--teacher", "openai", "--base-url", base_url, "--model", model)
     last = res.stderr.strip().splitlines()[-1]  # after the progress bar
-    assert res.returncode == 2 and last.startswith("polypersona: error: cannot reach the server") and "Traceback" not in res.stderr
+    assert res.returncode == 2 and last.startswith("polypersona: error: cannot reach the server")
+    assert "Traceback" not in res.stderr
 
 
 def test_import_of_the_replication(tmp_path, replication):
@@ -84,8 +92,10 @@ def test_import_of_the_replication(tmp_path, replication):
     ok("build-dataset", "--run", run, "--teacher", f"import:{replication / 'generated_data_2'}")
     stats = check_dataset(run, [json.loads(l) for l in (run / "plan.jsonl").read_text().splitlines()], imported=True)
     assert stats["splits"] == {"train": 2854, "val": 356, "test": 358} and stats["failed"] == 0
-    assert stats["duplicates"] == {"rows": 3568, "ids_marked_dup": 589, "repeated_persona_question_answer": 646, "repeated_persona_question": 1325}
-    assert "589 have ids marked `-dup`" in (run / "dataset" / "card.md").read_text() and stats["import_checks"]["empty"] == 11
+    assert stats["duplicates"] == {"rows": 3568, "ids_marked_dup": 589, "repeated_persona_question_answer": 646,
+                                   "repeated_persona_question": 1325}
+    assert "589 have ids marked `-dup`" in (run / "dataset" / "card.md").read_text()
+    assert stats["import_checks"]["empty"] == 11
     assert len((run / "personas.jsonl").read_text().splitlines()) == 433
 
 
@@ -96,9 +106,11 @@ def test_bad_teacher_input(tmp_path):
         return res.stderr
     assert "is not understood" in error("build-dataset", "--run", tmp_path / "a", "--teacher", "gpt4")
     assert "plan.jsonl does not exist" in error("build-dataset", "--run", tmp_path / "b")
-    assert "does not exist" in error("build-dataset", "--run", tmp_path / "c", "--teacher", f"import:{tmp_path / 'nowhere'}")
+    assert "does not exist" in error("build-dataset", "--run", tmp_path / "c",
+                                     "--teacher", f"import:{tmp_path / 'nowhere'}")
     ok("personas", "--run", tmp_path / "d", "--profile", TINY)
-    assert "import into a new --run" in error("build-dataset", "--run", tmp_path / "d", "--teacher", f"import:{tmp_path}")
+    assert "import into a new --run" in error("build-dataset", "--run", tmp_path / "d",
+                                              "--teacher", f"import:{tmp_path}")
     ok("plan", "--run", tmp_path / "d")
     assert "unknown model 'gpt-9'" in error("build-dataset", "--run", tmp_path / "d", "--teacher", "local:gpt-9")
 
@@ -108,7 +120,8 @@ def test_two_processes_convert_the_embedded_model_once(tmp_path):
     import sys
     code = "from polypersona.models import smollm2_folder; print(smollm2_folder())"
     env = {**os.environ, "POLYPERSONA_CACHE": str(tmp_path)}
-    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=env) for _ in range(2)]
     outs = [p.communicate(timeout=600) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1][-500:] for o in outs]
     folder = tmp_path / "models" / "smollm2-135m"
@@ -127,9 +140,10 @@ def _flaky_server(statuses, reply=None):
             self.rfile.read(int(self.headers["Content-Length"]))
             status = statuses[len(seen)] if len(seen) < len(statuses) else 200
             seen.append(status)
-            body = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": [
-                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "Yes. I recycle."}}]} if status == 200
-                else {"error": {"message": "try later"}}).encode()
+            message = {"role": "assistant", "content": "Yes. I recycle."}
+            answer = {"index": 0, "finish_reason": "stop", "message": message}
+            body = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": [answer]}
+                              if status == 200 else {"error": {"message": "try later"}}).encode()
             kind = "application/json"
             if status == 200 and reply: body, kind = reply
             self.send_response(status); self.send_header("Content-Type", kind); self.send_header("Retry-After", "0")
@@ -150,16 +164,18 @@ def test_server_backend_retries_rate_limits_and_outages():
     assert seen == [429, 503, 200]
     server, url, seen = _flaky_server([500] * 10)
     try:
-        with pytest.raises(PolyPersonaError, match="answered HTTP 500"): OpenAIBackend(url, "m", http_retries=2).answer([req])
+        with pytest.raises(PolyPersonaError, match="answered HTTP 500"):
+            OpenAIBackend(url, "m", http_retries=2).answer([req])
     finally: server.shutdown()
     assert seen == [500, 500, 500]  # the first try and two retries, then a clear error
 
 
 BAD_REPLIES = [  # (what a broken server or proxy answers with HTTP 200, the line's telling part)
-    ((b"<html>502 proxy error</html>", "text/html"), "did not answer with a chat completion (JSON); is --base-url an OpenAI-compatible server"),
+    ((b"<html>502 proxy error</html>", "text/html"),
+     "did not answer with a chat completion (JSON); is --base-url an OpenAI-compatible server"),
     ((b"{not json", "application/json"), "did not answer with a chat completion (JSON)"),
-    ((json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": []}).encode(), "application/json"),
-     "answered with no choices"),
+    ((json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": []}).encode(),
+      "application/json"), "answered with no choices"),
 ]
 
 
@@ -169,6 +185,7 @@ def test_server_that_answers_nonsense(reply, expected):
     from polypersona.core import PolyPersonaError
     server, url, _ = _flaky_server([], reply)
     try:
+        ask = Request([{"role": "user", "content": "Do you recycle?"}], [], 16)
         with pytest.raises(PolyPersonaError, match=expected.replace("(", r"\(").replace(")", r"\)")):
-            OpenAIBackend(url, "m", http_retries=0).answer([Request([{"role": "user", "content": "Do you recycle?"}], [], 16)])
+            OpenAIBackend(url, "m", http_retries=0).answer([ask])
     finally: server.shutdown()

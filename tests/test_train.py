@@ -5,7 +5,8 @@ import torch
 from transformers import TrainerCallback
 from polypersona.core import load_config, open_run
 from polypersona.testing import toy_records
-from polypersona.train import (Setup, StepLog, encode_example, last_checkpoint, load_for_training, make_trainer,
+from polypersona.hardware import Setup
+from polypersona.train import (StepLog, encode_example, last_checkpoint, load_for_training, make_trainer,
                                train_model, training_examples, write_dataset)
 from polypersona.models import cpu_bf16, load_tokenizer, load_trained, tiny_model
 from conftest import cli_error, run_cli
@@ -28,7 +29,8 @@ def test_train_save_reload_generate(tmp_path):
     manifest = train_model(tmp_path, toy_run(tmp_path), "tiny-random")
     assert manifest["val_loss"][-1]["val_loss"] < manifest["val_loss"][0]["val_loss"]
     assert manifest["data"] == {"train_examples": 16, "val_examples": 4, "too_long_left_out": 0,
-                                "train_tokens": manifest["data"]["train_tokens"], "answer_tokens": manifest["data"]["answer_tokens"]}
+                                "train_tokens": manifest["data"]["train_tokens"],
+                                "answer_tokens": manifest["data"]["answer_tokens"]}
     assert manifest["tokens_trained"] == 2 * manifest["data"]["train_tokens"]
     assert {"hardware", "environment", "setup", "wall_s", "data_hash", "settings"} <= set(manifest)
     tuned, tok = load_trained(tmp_path, "tiny-random")
@@ -92,7 +94,8 @@ def test_a_half_written_checkpoint_is_not_resumed(tmp_path):
 
 def test_the_4bit_path_keeps_the_adapter_in_fp32(tmp_path):
     "QLoRA's code path on this CPU (bitsandbytes runs NF4 on a CPU too): trl casts the adapter to bf16, we put it back."
-    pytest.importorskip("bitsandbytes", reason="the 4-bit path needs bitsandbytes (the gpu extra; `make setup` installs it)")
+    pytest.importorskip("bitsandbytes",
+                        reason="the 4-bit path needs bitsandbytes (the gpu extra; `make setup` installs it)")
     model, tok = tiny_model()
     model.save_pretrained(tmp_path / "tiny"); tok.save_pretrained(tmp_path / "tiny")
     setup = Setup("cpu", True, "fp32", "fp32", False, "sdpa", 4, 1, 1.0)
@@ -113,11 +116,13 @@ def test_cli_trains_the_embedded_model(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "micro-batch 4: as train.micro_batch asks" in done.stdout and "validation loss" in done.stdout
     out = run / "models" / "smollm2-135m"
-    assert {"adapter_model.safetensors", "adapter_config.json", "tokenizer.json", "chat_template.jinja"} <= {p.name for p in (out / "adapter").iterdir()}
+    saved = {p.name for p in (out / "adapter").iterdir()}
+    assert {"adapter_model.safetensors", "adapter_config.json", "tokenizer.json", "chat_template.jinja"} <= saved
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["setup"]["precision"] == "fp32" and manifest["setup"]["gradient_checkpointing"] is False
     assert any(d.startswith("precision fp32: ") for d in manifest["setup"]["decisions"])  # with its reason
-    assert json.loads((out / "adapter" / "adapter_config.json").read_text())["base_model_name_or_path"] == "smollm2-135m"
+    adapter_config = json.loads((out / "adapter" / "adapter_config.json").read_text())
+    assert adapter_config["base_model_name_or_path"] == "smollm2-135m"
     header = (out / "train_log.csv").read_text().splitlines()[0]
     assert header == "step,epoch,loss,learning_rate,grad_norm,tokens_per_s,eval_loss,time"
     assert "train:smollm2-135m" in json.loads((run / "manifest.json").read_text())["stages"]
@@ -147,16 +152,20 @@ def test_bf16_training_on_a_cpu_keeps_the_adapter_in_fp32(tmp_path):
 ])
 def test_bad_training_input(tmp_path, capsys, args, message):
     write_dataset(tmp_path, toy_records(5))
-    assert message in cli_error(capsys, "train", "--run", tmp_path, "--profile", "smoke", "--model", "tiny-random", *args)
+    assert message in cli_error(capsys, "train", "--run", tmp_path, "--profile", "smoke", "--model", "tiny-random",
+                                *args)
 
 
 def test_no_train_split_and_another_base_model(tmp_path, capsys):
     write_dataset(tmp_path, [r | {"split": "val"} for r in toy_records(3)])
-    assert "needs a train split" in cli_error(capsys, "train", "--run", tmp_path, "--profile", "smoke", "--model", "tiny-random")
+    assert "needs a train split" in cli_error(capsys, "train", "--run", tmp_path, "--profile", "smoke",
+                                              "--model", "tiny-random")
     write_dataset(tmp_path, toy_records(5))
     (tmp_path / "models" / "tiny-random").mkdir(parents=True)
-    (tmp_path / "models" / "tiny-random" / "manifest.json").write_text(json.dumps({"base": "/models/other", "settings": {}, "data_hash": ""}))
-    assert "trained on /models/other, not tiny-random" in cli_error(capsys, "train", "--run", tmp_path, "--model", "tiny-random")
+    other = {"base": "/models/other", "settings": {}, "data_hash": ""}
+    (tmp_path / "models" / "tiny-random" / "manifest.json").write_text(json.dumps(other))
+    assert "trained on /models/other, not tiny-random" in cli_error(capsys, "train", "--run", tmp_path,
+                                                                     "--model", "tiny-random")
 
 
 def test_without_cuda_auto_falls_back_with_a_warning(tmp_path):
@@ -172,8 +181,9 @@ def test_two_processes_share_the_batch(tmp_path):
     from pathlib import Path
     write_dataset(tmp_path, toy_records(20))
     torchrun = Path(sys.executable).parent / "torchrun"
-    done = subprocess.run([str(torchrun), "--nproc_per_node", "2", str(Path(sys.executable).parent / "polypersona"), "--",
-                           "train", "--run", str(tmp_path), "--profile", "smoke", "--model", "tiny-random", "--epochs", "2"],
+    cli = str(Path(sys.executable).parent / "polypersona")
+    done = subprocess.run([str(torchrun), "--nproc_per_node", "2", cli, "--", "train", "--run", str(tmp_path),
+                           "--profile", "smoke", "--model", "tiny-random", "--epochs", "2"],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "effective batch 4 x 2 x 2 processes = 16" in done.stdout
