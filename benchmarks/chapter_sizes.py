@@ -28,8 +28,8 @@ def main():
     for r in rows: print(f"{r[0]:<24}{r[1]:>6}{r[2]:>8}{r[3]:>5}{r[4]:>9}{r[5]:>12}")
     print(f"{'all':<24}{len(every):>6}{statistics.median(every):>8}{sum(r[3] for r in rows):>5}"
           f"{sum(r[4] for r in rows):>9}{sum(r[5] for r in rows):>12}")
-    print("\nmodule lines:", ", ".join(f"{p.stem} {len(p.read_text().splitlines())}"
-                                      for p in sorted((ROOT / "polypersona").glob("*.py")) if not p.stem.startswith("_")))
+    modules = [p for p in sorted((ROOT / "polypersona").glob("*.py")) if not p.stem.startswith("_")]
+    print("\nmodule lines:", ", ".join(f"{p.stem} {len(p.read_text().splitlines())}" for p in modules))
 
 
 if __name__ == "__main__": main()
