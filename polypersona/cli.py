@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['MAIN_METRICS', 'COMMANDS', 'FLAGS', 'CHOICES', 'personas', 'plan', 'teacher_overrides', 'build_dataset_command',
-           'train', 'generate', 'main_metrics', 'evaluate', 'report', 'serve', 'human', 'reproduce', 'make_parser',
-           'quiet_libraries', 'main']
+           'train', 'generate', 'main_metrics', 'existing_run', 'evaluate', 'print_report', 'report', 'serve', 'human',
+           'reproduce', 'make_parser', 'quiet_libraries', 'main']
 
 # %% ../nbs/19_cli.ipynb #d996a935
 import argparse, inspect, logging, sys, time
@@ -124,6 +124,13 @@ def main_metrics(overall: dict) -> str:
     "The main metrics of a summary's `overall` on one line."
     return ", ".join(f"{k} {overall[k]:.4f}" for k in MAIN_METRICS if overall.get(k) is not None)
 
+# %% ../nbs/19_cli.ipynb #c45738b6
+def existing_run(run: str, overrides: dict | None = None) -> dict:
+    "The config of a run that an earlier stage made; a folder that is no run is an error, not a new run."
+    if not (Path(run) / "config.yaml").exists():
+        fail(f"{run} is not a run directory (it has no config.yaml); check --run")
+    return open_run(run, None, overrides)
+
 # %% ../nbs/19_cli.ipynb #aed959dc
 def evaluate(
     run: str = None,  # a run directory whose generations to score (with --model, --variant, --split)
@@ -142,23 +149,27 @@ def evaluate(
         if not out: fail("--predictions needs --out, the folder to write the scores into")
         summary, where = score_file(predictions, out, load_config("cpu", overrides)), Path(out)
     else:
-        if not (Path(run) / "config.yaml").exists():
-            fail(f"{run} is not a run directory (it has no config.yaml); check --run")
-        cfg = open_run(run, None, overrides)
+        cfg = existing_run(run, overrides)
         model = model or cfg["models"][0]
         summary, where = run_evaluate(run, cfg, model, variant, split), metrics_dir(run, model, variant, split)
     overall = summary["overall"]
     print(f"{overall['answers']} answers: {main_metrics(overall)} -> {where}")
+
+# %% ../nbs/19_cli.ipynb #4ad1c989
+def print_report(run: str, figures: str | None = None):
+    "Print a reported run's main scores and where its tables and figures are; publish them into `figures` if given."
+    for (model, variant), s in load_scores(run).items(): print(f"{model} {variant}: {main_metrics(s['overall'])}")
+    print(f"tables: {Path(run) / 'tables'} (CSV, Markdown, LaTeX); figures: {Path(run) / 'figures'} (PNG, PDF)")
+    for table in sorted((Path(run) / "tables").glob("human_*_summary.md")): print(f"human benchmark: {table}")
+    if figures: print(f"published: {publish(run, figures)}")
 
 # %% ../nbs/19_cli.ipynb #10ea54ff
 def report(run: str,  # the run directory, with the scores of stage 04
            figures: str = None,  # also copy the figures and main tables, with a manifest, into this folder
           ):
     "Stage 05: the run's tables (CSV, Markdown, LaTeX) and figures (PNG, PDF) from its scores; print the main scores."
-    tables = build_report(run, open_run(run))
-    for (model, variant), s in load_scores(run).items(): print(f"{model} {variant}: {main_metrics(s['overall'])}")
-    print(f"{len(tables)} tables -> {Path(run) / 'tables'}; figures -> {Path(run) / 'figures'}")
-    if figures: print(f"published: {publish(run, figures)}")
+    build_report(run, existing_run(run))
+    print_report(run, figures)
 
 # %% ../nbs/19_cli.ipynb #6aa4bc78
 def serve(model: str = "smollm2-135m",  # a registry name or a model folder
@@ -221,10 +232,7 @@ def reproduce(profile: str = "cpu",  # cpu (the default main job), smoke, paper,
     ran = sum(isinstance(s, float) for s in steps.values())
     print(f"{ran} notebooks executed, {len(steps) - ran} already complete, in {(time.time() - started) / 60:.1f} min "
           f"-> {Path(run) / 'notebooks'}")
-    for (model, variant), s in load_scores(run).items(): print(f"{model} {variant}: {main_metrics(s['overall'])}")
-    print(f"tables: {Path(run) / 'tables'} (CSV, Markdown, LaTeX); figures: {Path(run) / 'figures'} (PNG, PDF)")
-    for table in sorted((Path(run) / "tables").glob("human_*_summary.md")): print(f"human benchmark: {table}")
-    if figures: print(f"published: {publish(run, figures)}")
+    print_report(run, figures)
 
 # %% ../nbs/19_cli.ipynb #66415bcc
 COMMANDS = {"personas": personas, "plan": plan, "build-dataset": build_dataset_command, "train": train,

@@ -133,7 +133,10 @@ def read_log(path) -> list[dict]:
 def resume_log(path, settings: dict) -> list[dict]:
     "The rows of the answer log `path`, if it was begun under `settings` (kept beside it as .json); else an error."
     path, saved = Path(path), Path(path).with_suffix(".json")
-    old = json.loads(read_text(saved, "settings file")) if saved.exists() else settings
+    try: old = json.loads(read_text(saved, "settings file")) if saved.exists() else settings
+    except json.JSONDecodeError: old = None
+    if not isinstance(old, dict): fail(f"{saved} is damaged (not a JSON object of settings); "
+                                       f"delete it and {path.name} to answer again, or use a new --run directory")
     changed = [f"{k} was {old.get(k)!r}, now {settings.get(k)!r}"
                for k in sorted({*old, *settings}) if old.get(k) != settings.get(k)]
     if changed: fail(f"{path} holds answers made with other settings: {'; '.join(changed)} (see {saved.name}); "

@@ -21,10 +21,12 @@ __all__ = ['PAPER', 'STANDARD', 'SURVEY', 'FIDELITY', 'COUNTS', 'COMPARED', 'loa
            'report_figures', 'report_inputs', 'build_report', 'publish']
 
 # %% ../nbs/05_report.ipynb #1b46e8c3
-PAPER = {"standard": pd.DataFrame(paper_numbers()["standard_metrics"]),
-         "survey": pd.DataFrame(paper_numbers()["survey_metrics"]),
-         "types": {t: round(100 * share, 1)  # % of the 82 questions
-                   for t, share in paper_numbers()["question_types"].items()}}
+def _paper_tables(paper: dict) -> dict:
+    "The paper's numbers as the report uses them: its two metric tables, and its question-type shares in %."
+    return {"standard": pd.DataFrame(paper["standard_metrics"]), "survey": pd.DataFrame(paper["survey_metrics"]),
+            "types": {t: round(100 * share, 1) for t, share in paper["question_types"].items()}}
+
+PAPER = _paper_tables(paper_numbers())
 
 # %% ../nbs/05_report.ipynb #b61dfea3
 def load_scores(run_dir) -> dict:

@@ -1,5 +1,5 @@
 "Shared helpers: the `polypersona` command of this environment, one tiny data set built once, the replication's data."
-import os, signal, subprocess, sys, time
+import os, signal, subprocess, sys, tempfile, time
 from pathlib import Path
 import pytest
 
@@ -15,12 +15,20 @@ def kill_at(log, lines: int, *args, env=None) -> None:
     env = dict(env or os.environ)
     env.update(PYTHONPATH=os.pathsep.join(filter(None, [str(STOP_HOOK), env.get("PYTHONPATH")])),
                POLYPERSONA_STOP_AT=f"{log}:{lines}")
+    errors = tempfile.TemporaryFile("w+")  # what the command said, for the message if it ends too soon
     proc = subprocess.Popen([str(CLI), *map(str, args)], env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=errors)
     marker = Path(f"{log}.stopped")
     # the writer freezes itself there, so the moment of the kill is the log's line, not this loop's
+    deadline = time.time() + 1800  # a guard against a hung command, far beyond any run it is used for
     while not marker.exists():
-        assert proc.poll() is None, f"`polypersona {args[0]}` ended before {log} had {lines} lines"
+        if proc.poll() is not None:
+            errors.seek(0)
+            said = errors.read()[-2000:]
+            raise AssertionError(f"`polypersona {args[0]}` ended before {log} had {lines} lines: {said}")
+        if time.time() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise AssertionError(f"{log} never had {lines} lines")
         time.sleep(0.2)
     os.kill(int(marker.read_text()), signal.SIGKILL)  # the writer (a notebook's kernel runs in a session of its own)
     os.killpg(proc.pid, signal.SIGKILL)  # and the command with everything else it started

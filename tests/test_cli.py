@@ -192,6 +192,13 @@ def test_model_folders_are_data_not_code(tmp_path, made, expected):
     assert not list(tmp_path.rglob("PWNED")) and not (folder.parent / "PWNED").exists()
 
 
+def test_report_and_evaluate_need_a_run_that_exists(tmp_path):
+    "A mistyped --run is an error, not a new empty run."
+    for command in ("report", "evaluate"):
+        assert "is not a run directory (it has no config.yaml)" in user_error(command, "--run", tmp_path / "typo")
+    assert not (tmp_path / "typo").exists()
+
+
 def test_one_writer_per_run(tmp_path):
     "A second command on a run that another is writing stops at once, in one line; the next start clears a torn write."
     from polypersona.core import run_lock

@@ -57,6 +57,9 @@ def test_smoke_profile_end_to_end_resumes_after_a_kill(tmp_path):
 
     share_as_example_run(run)
 
+    report = ok("report", "--run", run).stdout  # stage 05 alone, from the command line
+    assert "smollm2-135m tuned: bleu" in report and "human benchmark:" in report
+
     again = ok("reproduce", "--profile", "smoke", "--run", run, "--figures", tmp_path / "figures").stdout
     assert "0 notebooks executed" in again
     manifest = json.loads((tmp_path / "figures" / "manifest.json").read_text())
