@@ -1,6 +1,7 @@
 # polypersona: the README's commands. Each target sets up .venv first if needed.
 #   make reproduce   the main job: the cpu profile end to end, offline, on the CPU (PROFILE=... for another)
 #   make test        pytest and nbdev_test
+#   make docs        the notebooks as a static HTML site in _docs/
 # Elsewhere than a machine with a local CPU wheel of torch, pass the CPU index, e.g.
 #   make test TORCH_INDEX=https://download.pytorch.org/whl/cpu
 VENV ?= .venv
@@ -10,7 +11,7 @@ TORCH_INDEX ?=
 PROFILE ?= cpu
 EXTRAS ?= train,gpu,server,metrics,notebooks,serve,dev
 
-.PHONY: setup reproduce test export check clean-notebooks
+.PHONY: setup reproduce test docs export check clean-notebooks
 
 setup: $(VENV)/.installed
 
@@ -31,6 +32,10 @@ reproduce: setup
 test: setup
 	$(VENV)/bin/pytest -q --durations=10 tests
 	$(VENV)/bin/nbdev_test --n_workers 2
+
+# the static site of every notebook, the cpu run's executed ones included, in _docs/ (open _docs/index.html)
+docs: setup
+	$(PY) docs/build_site.py --out _docs
 
 # the library is generated from the notebooks: run both before committing
 export: setup

@@ -18,8 +18,9 @@ from .report import report_inputs
 from .survey import load_mapping
 
 # %% auto #0
-__all__ = ['Step', 'split_domains', 'answered', 'data_steps', 'model_steps', 'report_steps', 'notebooks_dir', 'execute',
-           'run_steps', 'needs_gpu', 'preflight', 'run_batch']
+__all__ = ['QUIET_KERNEL', 'Step', 'split_domains', 'answered', 'teacher_progress', 'train_progress', 'generation_progress',
+           'human_progress', 'data_steps', 'model_steps', 'report_steps', 'notebooks_dir', 'execute', 'run_steps',
+           'needs_gpu', 'preflight', 'run_batch']
 
 # %% ../nbs/13_batch.ipynb #b55861b5
 @dataclass
@@ -29,6 +30,7 @@ class Step:
     params: dict  # papermill parameters (never a secret: an executed notebook keeps them)
     done: Callable[[], bool] = field(repr=False)  # True when the step's outputs are complete
     after: tuple = ()  # names of the steps this one waits for
+    progress: Callable[[], str] | None = field(default=None, repr=False)  # how far it is, read off its files
 
     @property
     def name(self) -> str:
@@ -60,12 +62,41 @@ def answered(run_dir, model: str, domain: str) -> bool:
         if not want <= have: return False
     return True
 
+# %% ../nbs/13_batch.ipynb #c7c1baa8
+def _lines(*paths: Path) -> int:
+    "The complete lines of the files at `paths` (a missing file has none)."
+    return sum(p.read_bytes().count(b"\n") for p in paths if p.is_file())
+
+def teacher_progress(run_dir) -> Callable[[], str]:
+    run_dir = Path(run_dir)
+    return lambda: f"{_lines(run_dir / 'dataset' / 'answers.jsonl')}/{_lines(run_dir / 'plan.jsonl')} answers"
+
+def train_progress(run_dir, model: str) -> Callable[[], str]:
+    log = Path(run_dir) / "models" / model_key(model) / "train_log.csv"
+    def progress():
+        last = log.read_text().splitlines()[-1].split(",")[0] if log.is_file() else "step"
+        return f"step {last if last.isdigit() else 0}"
+    return progress
+
+def generation_progress(run_dir, model: str, domain: str) -> Callable[[], str]:
+    folder = Path(run_dir) / "generations" / model_key(model)
+    def progress():
+        test = read_jsonl(Path(run_dir) / "dataset" / "test.jsonl", "test split")
+        want = 2 * sum(domain in ("all", r["domain"]) for r in test)
+        return f"{_lines(folder / 'base.jsonl', folder / 'tuned.jsonl')}/{want} answers"
+    return progress
+
+def human_progress(run_dir, model: str, survey: str) -> Callable[[], str]:
+    folder = Path(run_dir) / "human" / survey / model_key(model)
+    return lambda: f"{_lines(*folder.glob('*.jsonl'))} answers"
+
 # %% ../nbs/13_batch.ipynb #f8a5cdbb
 def data_steps(run_dir, profile: str) -> list[Step]:
     "Phase 1: personas, then the plan and the data set."
     params = {"run_dir": str(run_dir), "profile": profile}
     return [Step("00_personas", params, _stages(run_dir, "personas")),
-            Step("01_dialogue_pipeline", params, _stages(run_dir, "plan", "dataset"), ("00_personas",))]
+            Step("01_dialogue_pipeline", params, _stages(run_dir, "plan", "dataset"), ("00_personas",),
+                 teacher_progress(run_dir))]
 
 # %% ../nbs/13_batch.ipynb #ff934a58
 def model_steps(run_dir, profile: str, models: list[str], survey: str | None = None,
@@ -76,16 +107,17 @@ def model_steps(run_dir, profile: str, models: list[str], survey: str | None = N
     domains = split_domains(run_dir) if per_domain else ["all"]
     for m in models:
         key = model_key(m)
-        train = Step("02_qlora_train", {**params, "model": m}, _stages(run_dir, f"train:{key}"))
+        train = Step("02_qlora_train", {**params, "model": m}, _stages(run_dir, f"train:{key}"),
+                     progress=train_progress(run_dir, m))
         gens = [Step("03_generate", {**params, "model": m, "domain": d}, lambda m=m, d=d: answered(run_dir, m, d),
-                     (train.name,))
+                     (train.name,), generation_progress(run_dir, m, d))
                 for d in domains]
         scored = _stages(run_dir, *(f"metrics:{key}:{v}:test" for v in ("base", "tuned")))
         score = Step("04_metrics", {**params, "model": m}, scored, tuple(g.name for g in gens))
         steps += [train, *gens, score]
         if survey:
             steps.append(Step("06_human_benchmark", {**params, "model": m}, _stages(run_dir, f"human:{key}:{survey}"),
-                              (train.name,)))
+                              (train.name,), human_progress(run_dir, m, survey)))
     return steps
 
 # %% ../nbs/13_batch.ipynb #5c1f20f2
@@ -119,11 +151,18 @@ def _failed_cell(out: Path) -> dict | None:
     return None
 
 # %% ../nbs/13_batch.ipynb #81819466
+QUIET_KERNEL = {  # what a kernel run by the batch leaves out of its outputs: progress bars and library noise
+    "TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error",
+    "PYTHONWARNINGS": "ignore:IProgress not found,ignore::FutureWarning:transformers.modeling_utils"}
+
 def execute(notebook: Path, out: Path, params: dict, gpu: int | None = None) -> dict | None:
     "Run `notebook` with `params` into `out` (papermill, own process, GPU `gpu` alone if given); None, or what failed."
+    run_dir = Path(params.get("run_dir", "."))
+    if run_dir.is_relative_to(notebook.parent.parent):  # a run inside the checkout is named relative to nbs/
+        params = {**params, "run_dir": os.path.relpath(run_dir, notebook.parent)}
     cmd = [sys.executable, "-m", "papermill", str(notebook), str(out), "-y", json.dumps(params),
            "--cwd", str(notebook.parent), "--no-progress-bar", "--log-level", "WARNING"]
-    env = os.environ if gpu is None else {**os.environ, "CUDA_VISIBLE_DEVICES": str(gpu)}
+    env = {**os.environ, **QUIET_KERNEL, **({} if gpu is None else {"CUDA_VISIBLE_DEVICES": str(gpu)})}
     res = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if res.returncode == 0: return None
     error = res.stderr.strip().splitlines()[-1] if res.stderr.strip() else f"exit status {res.returncode}"
@@ -151,9 +190,10 @@ def run_steps(steps: list[Step],  # in an order where each step comes after thos
                 gpu = slot % gpus if gpus > 1 else None
                 job = pool.submit(execute, nbs / f"{s.notebook}.ipynb", out_dir / f"{s.name}.ipynb", s.params, gpu)
                 running[job] = (s, time.time(), slot)
-            bar.set_postfix_str(", ".join(r[0].name for r in running.values()))
             if not running: break
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            bar.set_postfix_str(", ".join(s.name + (f": {s.progress()}" if s.progress else "")
+                                          for s, _, _ in running.values()))
+            finished, _ = wait(running, timeout=5, return_when=FIRST_COMPLETED)
             for f in finished:
                 s, t, _ = running.pop(f)
                 error = f.result()

@@ -215,24 +215,27 @@ def human(run: str = "runs/cpu",  # the run directory (default: the main job's):
     print(f"\ntables: {Path(run) / 'tables' / r['stem']}_*; figures: {Path(run) / 'figures' / r['stem']}_*")
 
 # %% ../nbs/19_cli.ipynb #2715efc4
-def reproduce(profile: str = "cpu",  # cpu (the default main job), smoke, paper, colab-t4, or a YAML file
+def reproduce(profile: str = "cpu",  # cpu (the default main job), smoke, paper, colab-t4, ablation, or a YAML file
               run: str = None,  # the run directory (default: runs/<profile>); a stopped run goes on where it stopped
               workers: int = 1,  # notebooks at once (train per model, generate per domain); 1 is fastest on small CPUs
               figures: str = None,  # also copy figures and main tables, with a manifest, here (make reproduce: figures)
              ):
     "Execute a profile's stage notebooks (papermill) per model and domain; print the main scores and where outputs are."
+    from polypersona.ablation import ablation_summary, has_grid, publish_ablation, run_ablation
     if workers < 1: fail(f"--workers is {workers}; give 1 or more")
     if Path(profile).suffix in (".yaml", ".yml"): profile = str(Path(profile).resolve())  # the notebooks run in nbs/
     run = run or str(Path("runs") / Path(profile).stem)
     preflight(load_config(profile))
     with run_lock(run):  # main takes it where --run is given; the default run is known only here
         cfg = open_run(run, profile)
-        started = time.time()
-        steps = run_batch(run, cfg, workers)
+        started, grid = time.time(), has_grid(cfg)  # a profile with an ablation grid runs it instead (21_ablation)
+        steps = (run_ablation if grid else run_batch)(run, cfg, workers)
     ran = sum(isinstance(s, float) for s in steps.values())
     print(f"{ran} notebooks executed, {len(steps) - ran} already complete, in {(time.time() - started) / 60:.1f} min "
-          f"-> {Path(run) / 'notebooks'}")
-    print_report(run, figures)
+          f"-> {Path(run) / 'notebooks'}" + (f" and {Path(run) / 'ablation' / '*' / 'notebooks'}" if grid else ""))
+    if not grid: return print_report(run, figures)
+    print(ablation_summary(run))
+    if figures: print("published:", *publish_ablation(run, figures))
 
 # %% ../nbs/19_cli.ipynb #66415bcc
 COMMANDS = {"personas": personas, "plan": plan, "build-dataset": build_dataset_command, "train": train,

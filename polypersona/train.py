@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_qlora_train.ipynb #fc2f1839
 from __future__ import annotations
-import csv, json, logging, os, shutil, time
+import csv, json, logging, os, shutil, sys, time
 from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 # %% auto #0
 __all__ = ['log', 'SCHEDULERS', 'LOG_FIELDS', 'check_settings', 'encode_example', 'training_examples', 'model_config',
            'load_for_training', 'lora_config', 'StepLog', 'Checkpoints', 'last_checkpoint', 'EpochLengthSampler',
-           'AnswerLossTrainer', 'adapter_dtypes', 'make_trainer', 'train_model', 'write_dataset']
+           'AnswerLossTrainer', 'adapter_dtypes', 'make_trainer', 'train_model', 'parameter_counts', 'peak_memory',
+           'write_dataset']
 
 # %% ../nbs/02_qlora_train.ipynb #130245ca
 SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup")
@@ -315,6 +316,8 @@ def train_model(run_dir,  # the run directory, which holds dataset/
     if not (out / "state.json").exists() and not int(os.environ.get("RANK", 0)):
         write_json(out / "state.json", {**state, "setup": asdict(setup)})
     for note in setup.decisions: log.info(note)
+    if setup.device == "cuda":  # the manifest's peak memory is this training's
+        torch.cuda.reset_peak_memory_stats(int(os.environ.get("LOCAL_RANK", 0)))
     model, tok = load_for_training(name, setup)
     resume = last_checkpoint(out / "checkpoints")
     resumed_from = int(resume.name.split("-")[1]) if resume else None
@@ -328,6 +331,23 @@ def train_model(run_dir,  # the run directory, which holds dataset/
     if trainer.is_world_process_zero(): _save_adapter(trainer, run_dir, manifest, started)
     return manifest
 
+# %% ../nbs/02_qlora_train.ipynb #d665f706
+def parameter_counts(model) -> tuple[int, int]:
+    "The weights a peft `model` trains, and those of its base model (4-bit weights counted as the weights they hold)."
+    trainable, held = model.get_nb_trainable_parameters()
+    return trainable, held - trainable
+
+# %% ../nbs/02_qlora_train.ipynb #b810ed8c
+def peak_memory(device: str) -> tuple[float | None, str]:
+    "The peak memory (GB) of this process on `device`, and which measure it is (see above)."
+    if device == "cuda":
+        return round(torch.cuda.max_memory_allocated(int(os.environ.get("LOCAL_RANK", 0))) / 2**30, 3), \
+               "cuda_max_allocated"
+    try: import resource
+    except ImportError: return None, "unavailable"  # Windows has no getrusage
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return round(peak * (1 if sys.platform == "darwin" else 1024) / 2**30, 3), "process_max_rss"
+
 # %% ../nbs/02_qlora_train.ipynb #38f94c7c
 def _manifest(trainer, state: dict, *, model: str, data: dict, setup: Setup, hw: Hardware, resumed_from: int | None,
               started: float) -> dict:
@@ -335,10 +355,13 @@ def _manifest(trainer, state: dict, *, model: str, data: dict, setup: Setup, hw:
     history = trainer.state.log_history
     evals = [{"epoch": round(h["epoch"], 2), "val_loss": round(h["eval_loss"], 4)} for h in history if "eval_loss" in h]
     train_loss = next((round(h["train_loss"], 4) for h in reversed(history) if "train_loss" in h), None)
+    trainable, total = parameter_counts(trainer.accelerator.unwrap_model(trainer.model))
+    peak_gb, peak_kind = peak_memory(setup.device)
     return {**state, "model": model, "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "wall_s": round(time.time() - started, 1), "resumed_from_step": resumed_from, "data": data,
             "tokens_trained": data["train_tokens"] * state["settings"]["epochs"], "steps": trainer.state.global_step,
-            "val_loss": evals, "train_loss": train_loss, "setup": asdict(setup), "hardware": asdict(hw),
+            "val_loss": evals, "train_loss": train_loss, "trainable_params": trainable, "total_params": total,
+            "peak_memory_gb": peak_gb, "peak_memory_kind": peak_kind, "setup": asdict(setup), "hardware": asdict(hw),
             "environment": environment()}
 
 # %% ../nbs/02_qlora_train.ipynb #33f2b4ef

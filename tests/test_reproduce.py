@@ -1,10 +1,14 @@
 "The main job as a reviewer runs it: the smoke profile through papermill, killed and resumed; and what it refuses."
-import json, os, shutil
+import json, os, re, shutil
 import pytest
 import yaml
 from conftest import cli_error, kill_at, ok
 
 SECRET = "sk-never-written-anywhere-0451"
+
+
+# what an executed notebook should not show: progress bars, weight loading, library warnings
+NOISE = re.compile(r"\d+/\d+ \[\d\d:\d\d|Loading weights|Warning:|kernels-community")
 
 
 def executed_errors(nb) -> list[str]:
@@ -43,6 +47,7 @@ def test_smoke_profile_end_to_end_resumes_after_a_kill(tmp_path):
                                "03_generate__smollm2-135m__all.ipynb", "04_metrics__smollm2-135m.ipynb",
                                "05_report.ipynb", "06_human_benchmark__smollm2-135m.ipynb"])
     assert all(not executed_errors(run / "notebooks" / nb) for nb in executed)
+    assert not [(nb, n[0]) for nb in executed if (n := NOISE.search((run / "notebooks" / nb).read_text()))]
     for variant in ("base", "tuned"): assert f"smollm2-135m {variant}: bleu" in out
     for t in ("standard_metrics", "survey_metrics", "per_domain", "base_vs_tuned", "fidelity_diversity", "groups",
               "dataset_domains"):
@@ -66,6 +71,10 @@ def test_smoke_profile_end_to_end_resumes_after_a_kill(tmp_path):
     assert manifest["profile"] == "smoke" and manifest["environment"]["packages"]["torch"]
     assert (tmp_path / "figures" / "model_comparison.png").exists()
     assert (tmp_path / "figures" / "human_anes96_smollm2-135m_party_id.png").exists()
+    published = sorted((tmp_path / "figures" / "notebooks").glob("*.ipynb"))
+    assert [nb.name for nb in published] == executed  # with their outputs, for a reader on GitHub
+    assert not [nb.name for nb in published if str(tmp_path) in nb.read_text()]  # and no path of this machine
+    assert "personas" in (tmp_path / "figures" / "tables.md").read_text()
 
 
 def profile_file(tmp_path, **keys):
