@@ -49,4 +49,4 @@ check: setup
 	$(VENV)/bin/nbdev_clean
 	git diff --exit-code -- polypersona nbs
 	test -z "$$(git status --porcelain -- polypersona nbs)"
-	! grep -nE '^.{121,}' $$(ls polypersona/*.py tests/*.py tests/*/*.py benchmarks/*.py | grep -v _modidx) | grep -v ':__all__ = '
+	! grep -nE '^.{121,}' $$(ls polypersona/*.py tests/*.py tests/*/*.py benchmarks/*.py docs/*.py | grep -v _modidx) | grep -v ':__all__ = '

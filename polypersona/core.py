@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_core.ipynb #0d999278
 from __future__ import annotations
-import copy, hashlib, json, logging, math, os, platform, re, tempfile, time
+import copy, hashlib, json, math, os, platform, re, tempfile, time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import metadata, resources
@@ -27,9 +27,6 @@ class PolyPersonaError(Exception):
 def fail(msg: str):
     "Raise a `PolyPersonaError` with `msg`."
     raise PolyPersonaError(msg)
-
-# %% ../nbs/10_core.ipynb #94eab6ea
-logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
 
 # %% ../nbs/10_core.ipynb #abb11ad2
 def atomic_write(path, data: str | bytes) -> Path:

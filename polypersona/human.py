@@ -59,7 +59,8 @@ def ask_panel(path, settings: dict, get_backend, method: str, questions: list[di
     done = {(r["persona_id"], r["item"]) for r in resume_log(path, settings)}
     todo = [q for q in questions if (q["persona_id"], q["item"]) not in done]
     backend = get_backend() if todo else None
-    for i in tqdm(range(0, len(todo), step), desc=settings["system"], unit="batch", disable=not todo):
+    batches = range(0, len(todo), step)  # a bar only where there is work (and none where TQDM_DISABLE says so)
+    for i in tqdm(batches, desc=settings["system"], unit="batch") if todo else batches:
         append_jsonl(path, answer_panel(backend, method, todo[i:i + step], human_cfg))
     want = {(q["persona_id"], q["item"]) for q in questions}
     return pd.DataFrame([r for r in read_log(path) if (r["persona_id"], r["item"]) in want])

@@ -65,8 +65,9 @@ def save_table(df: pd.DataFrame, name: str, out) -> list[Path]:
     out = Path(out)
     df = df.astype({c: "Int64" for c in COUNTS if c in df})  # counts print as counts, a missing one as a blank
     blank = df.round(4).astype(object).where(df.notna(), None)
-    return [write_csv(out / f"{name}.csv", df),
-            atomic_write(out / f"{name}.md", blank.to_markdown(index=False, floatfmt=".4f", missingval="") + "\n"),
+    text = [i for i, c in enumerate(df.columns) if blank[c].map(lambda v: v is None or isinstance(v, str)).all()]
+    markdown = blank.to_markdown(index=False, floatfmt=".4f", missingval="", disable_numparse=text)
+    return [write_csv(out / f"{name}.csv", df), atomic_write(out / f"{name}.md", markdown + "\n"),
             atomic_write(out / f"{name}.tex", df.to_latex(index=False, float_format="%.4f", na_rep="--", escape=True))]
 
 # %% ../nbs/05_report.ipynb #8b3cf236

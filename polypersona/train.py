@@ -8,14 +8,15 @@ import csv, json, logging, os, shutil, sys, time
 from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
-import torch
-from torch.utils.data import Sampler
-from transformers import TrainerCallback
-from trl import SFTTrainer
+# polypersona first: importing it quiets bitsandbytes' CPU warning, which trl's import would otherwise print
 from .core import atomic_write, environment, fail, read_jsonl, record_stage, to_json, write_json
 from .models import (PRECISIONS, base_id, chat_ids, get_spec, load_options, load_tokenizer, model_key,
                                 model_source, tiny_model)
 from .hardware import Hardware, Setup, choose_setup, detect_hardware, model_shape
+import torch
+from torch.utils.data import Sampler
+from transformers import TrainerCallback
+from trl import SFTTrainer
 
 log = logging.getLogger(__name__)
 
