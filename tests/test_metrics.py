@@ -123,6 +123,24 @@ def test_a_runs_generations(tmp_path):
     assert "metrics:tiny-random:base:test" in json.loads((tmp_path / "manifest.json").read_text())["stages"]
 
 
+def test_a_backbone_out_of_reach_falls_back_and_the_report_says_so(tmp_path):
+    from polypersona.metrics import evaluate
+    from polypersona.report import load_scores, metric_table, STANDARD
+    write_dataset(tmp_path, [r | {"split": "test" if r["split"] == "val" else "train"} for r in toy_records(20)])
+    missing = str(tmp_path / "deberta-xlarge-mnli")  # as the paper profile's hub backbone is without the hub
+    cfg = open_run(tmp_path, "smoke", {"generate.max_new_tokens": {"open": 8, "closed": 6},
+                                       "metrics.bertscore_model": missing,
+                                       "metrics.bertscore_fallback": "all-minilm-l6-v2"})
+    generate(tmp_path, cfg, "tiny-random", "base")
+    with pytest.warns(UserWarning, match="scoring BERTScore with 'all-minilm-l6-v2' instead"):
+        evaluate(tmp_path, cfg, "tiny-random", "base")
+    bertscore = json.loads((metrics_dir(tmp_path, "tiny-random", "base") / "summary.json").read_text())["settings"]
+    assert bertscore["bertscore"] | {"hash": None} == {"model": "sentence-transformers/all-MiniLM-L6-v2", "layer": 6,
+                                                       "rescaled": False, "hash": None, "asked": missing}
+    table = metric_table(load_scores(tmp_path), STANDARD)
+    assert table["bertscore_backbone"][0] == f"sentence-transformers/all-MiniLM-L6-v2 (fallback for {missing})"
+
+
 def test_bad_evaluation_input(tmp_path, capsys):
     err = lambda *a: cli_error(capsys, "evaluate", *a)
     assert "either --run" in err()
