@@ -215,7 +215,7 @@ def human(run: str = "runs/cpu",  # the run directory (default: the main job's):
     print(f"\ntables: {Path(run) / 'tables' / r['stem']}_*; figures: {Path(run) / 'figures' / r['stem']}_*")
 
 # %% ../nbs/19_cli.ipynb #2715efc4
-def reproduce(profile: str = "cpu",  # cpu (the default main job), smoke, paper, colab-t4, ablation, or a YAML file
+def reproduce(profile: str = "cpu",  # cpu (the main job), smoke, paper, paper-persona, colab-t4, ablation, or a YAML
               run: str = None,  # the run directory (default: runs/<profile>); a stopped run goes on where it stopped
               workers: int = 1,  # notebooks at once (train per model, generate per domain); 1 is fastest on small CPUs
               figures: str = None,  # also copy figures and main tables, with a manifest, here (make reproduce: figures)
