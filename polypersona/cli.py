@@ -257,6 +257,8 @@ def make_parser() -> argparse.ArgumentParser:
     "The `polypersona` parser with a subcommand for each of `COMMANDS`."
     p = _Parser(prog="polypersona", description="Persona-grounded synthetic survey answers: the PolyPersona pipeline.")
     p.add_argument("--version", action="version", version=f"polypersona {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="also say what each long step is doing")
+    p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     for name, fn in COMMANDS.items():
         s = sub.add_parser(name, help=fn.__doc__, description=fn.__doc__)
@@ -265,24 +267,26 @@ def make_parser() -> argparse.ArgumentParser:
             required = d["default"] is inspect.Parameter.empty
             flag = FLAGS.get(arg, "--" + arg.replace("_", "-"))
             if d["anno"] is bool: s.add_argument(flag, dest=arg, action="store_true", help=d["docment"]); continue
-            s.add_argument(flag, dest=arg, type=d["anno"], required=required,
-                           default=None if required else d["default"],
-                           choices=CHOICES.get(f"{name}.{arg}", CHOICES.get(arg)), help=d["docment"])
+            default, choices = None if required else d["default"], CHOICES.get(f"{name}.{arg}", CHOICES.get(arg))
+            s.add_argument(flag, dest=arg, type=d["anno"], required=required, default=default, choices=choices,
+                           metavar=None if choices else arg.rstrip("_").upper(),  # --from FROM, not FROM_
+                           help=d["docment"] + ("" if default is None else f" (default: {default})"))
     return p
 
 # %% ../nbs/19_cli.ipynb #f01e36f5
-def quiet_libraries():
+def quiet_libraries(level: int = logging.WARNING):  # polypersona's own: INFO with -v, ERROR with -q
     "Keep other libraries' warnings (a CPU without bitsandbytes' kernels, deprecations) off the terminal; ours stay."
     logging.captureWarnings(True)  # Python warnings become log records of "py.warnings", below the bar
     logging.basicConfig(level=logging.ERROR, format="%(name)s: %(message)s")
-    logging.getLogger("polypersona").setLevel(logging.WARNING)
+    logging.getLogger("polypersona").setLevel(level)
 
 # %% ../nbs/19_cli.ipynb #182732dc
 def main(argv: list[str] | None = None) -> int:
     "Run the `polypersona` command line; user errors print one line and return 2."
-    quiet_libraries()
     try:
         args = vars(make_parser().parse_args(argv))
+        verbose, quiet = args.pop("verbose"), args.pop("quiet")
+        quiet_libraries(logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING)
         command = COMMANDS[args.pop("command")]
         if args.get("run") is None: command(**args)  # evaluate on a predictions file, serve: no run to write
         else:
