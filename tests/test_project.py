@@ -59,3 +59,27 @@ def test_importing_the_library_loads_no_trainer():
     code = f"import sys; import {', '.join(modules)}; print(sorted(m for m in ('trl', 'peft') if m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                           text=True).stdout.strip() == "[]"
+
+
+def declared_distributions() -> set[str]:
+    "The distributions settings.ini declares, as requirements or in any extra, by normalised name."
+    import configparser, re
+    cfg = configparser.ConfigParser(delimiters=["="])
+    cfg.read(ROOT / "settings.ini", encoding="utf-8")
+    keys = [k for k in cfg["DEFAULT"] if k == "requirements" or k.startswith("extra_")]
+    names = [re.split(r"[<>=!\[ ;]", req)[0] for k in keys for req in cfg["DEFAULT"][k].split()]
+    return {re.sub(r"[-_.]+", "-", n).lower() for n in names}
+
+
+def test_every_imported_package_is_declared():
+    import importlib.metadata, re
+    owners = importlib.metadata.packages_distributions()
+    imported = set()
+    for path in [*PKG.glob("*.py"), *(ROOT / "docs").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import): imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and not node.level: imported.add(node.module.split(".")[0])
+    third_party = imported - set(sys.stdlib_module_names) - {"polypersona", "__future__"}
+    missing = {m: owners.get(m) for m in third_party
+               if not {re.sub(r"[-_.]+", "-", d).lower() for d in owners.get(m, [m])} & declared_distributions()}
+    assert not missing, f"imported but not declared in settings.ini: {missing}"
