@@ -1,5 +1,5 @@
 "The documentation site: notebooks rendered to HTML with an index, offline."
-import json, subprocess, sys
+import json, re, subprocess, sys
 from conftest import ROOT
 
 
@@ -17,3 +17,11 @@ def test_site_renders_stage_and_executed_notebooks(tmp_path):
     index = (tmp_path / "site" / "index.html").read_text()
     assert "href='00_personas.html'>Personas</a>" in index and "href='run/00_personas.html'" in index
     assert "68 personas" in (tmp_path / "site" / "run" / "00_personas.html").read_text()
+
+
+def test_every_link_of_the_readme_and_docs_resolves():
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    broken = [(page.name, target) for page in pages
+              for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", page.read_text())
+              if not target.startswith(("http:", "https:", "mailto:")) and not (page.parent / target).exists()]
+    assert not broken, broken
