@@ -13,18 +13,14 @@ import yaml
 from .core import (atomic_write, fail, merge_config, nest, open_run, plain_name, record_stage, redact,
                               stages_done, write_json)
 from .models import LLAMA_TARGETS, get_spec, model_key
-from .personas import build_personas
-from .plan import build_plan
-from .teacher import build_dataset
-from .generate import VARIANTS, generate, output_path
-from .metrics import evaluate
+from .generate import VARIANTS, output_path
 from .report import base_vs_tuned, load_answers, load_scores, save_figure, save_table
 from .batch import Step, data_steps, model_steps, preflight, run_steps
 
 # %% auto #0
-__all__ = ['FACTORS', 'TARGET_SETS', 'SPLITS', 'STAGE_CALLS', 'TUNED', 'DIFFERENCES', 'PARTS', 'target_modules', 'targets_label',
+__all__ = ['FACTORS', 'TARGET_SETS', 'SPLITS', 'TUNED', 'DIFFERENCES', 'PARTS', 'target_modules', 'targets_label',
            'reference_settings', 'Point', 'has_grid', 'ablation_points', 'point_config', 'kept_personas', 'point_data',
-           'prepare_point', 'base_step', 'run_here', 'run_ablation', 'point_row', 'ablation_table', 'ablation_figure',
+           'prepare_point', 'base_step', 'run_ablation', 'point_row', 'ablation_table', 'ablation_figure',
            'ablation_report', 'ablation_summary', 'publish_ablation']
 
 # %% ../nbs/21_ablation.ipynb #871d1eeb
@@ -160,40 +156,10 @@ def base_step(run_dir, cfg: dict) -> Step:
     stage = f"generate:{model_key(model)}:base:test"
     return Step("03_generate", params, lambda: stage in stages_done(run_dir), ("01_dialogue_pipeline",))
 
-# %% ../nbs/21_ablation.ipynb #b0666ed8
-def _train(run, cfg, p):
-    from polypersona.train import train_model  # here: trl takes seconds to import
-    train_model(run, cfg, p["model"])
-
-def _answer(run, cfg, p):
-    for v in p.get("variants", VARIANTS): generate(run, cfg, p["model"], v, p.get("domain", "all"))
-
-# %% ../nbs/21_ablation.ipynb #530b3d5e
-def _score(run, cfg, p):
-    for v in p.get("variants", VARIANTS): generate(run, cfg, p["model"], v); evaluate(run, cfg, p["model"], v)
-
-STAGE_CALLS = {"00_personas": lambda run, cfg, p: build_personas(run, cfg),
-               "01_dialogue_pipeline": lambda run, cfg, p: (build_plan(run, cfg), build_dataset(run, cfg)),
-               "02_qlora_train": _train, "03_generate": _answer, "04_metrics": _score}
-
-# %% ../nbs/21_ablation.ipynb #b4d4a053
-def run_here(steps: list[Step],  # in an order where each step comes after those it waits for
-             out_dir=None,  # unused: in this process no notebook is executed, so there is no copy to keep
-            ) -> dict:  # step name: seconds it ran, or "skipped"
-    "Execute `steps` one after another in this process by the stage functions their notebooks call (no papermill)."
-    result = {}
-    for s in steps:
-        if s.done(): result[s.name] = "skipped"; continue
-        if s.notebook not in STAGE_CALLS: fail(f"run_here runs stages 00 to 04, not {s.notebook}; use batch.run_steps")
-        started, run = time.time(), s.params["run_dir"]
-        STAGE_CALLS[s.notebook](run, open_run(run, s.params["profile"]), s.params)
-        result[s.name] = round(time.time() - started, 1)
-    return result
-
 # %% ../nbs/21_ablation.ipynb #3a19fa45
 def run_ablation(run_dir, cfg: dict,  # the main run and its config (from `open_run`), whose profile has a grid
                  workers: int = 1,  # notebooks at once
-                 execute=None,  # runs a list of steps into a folder: papermill (batch.run_steps) if None, or run_here
+                 execute=None,  # runs steps into a folder: papermill (batch.run_steps) if None; tests: testing.run_here
                 ) -> dict:  # step name (a point's prefixed with "<point>/"): seconds, or "skipped"
     "Run the profile's grid: the data and the base answers once; each point's training, answers and scores; report."
     points = ablation_points(cfg)

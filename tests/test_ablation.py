@@ -2,12 +2,11 @@
 import hashlib, json, time
 import pytest
 from polypersona import ablation
-from polypersona.ablation import (ablation_points, has_grid, point_config, point_data, prepare_point, run_ablation,
-                                  run_here)
+from polypersona.ablation import ablation_points, has_grid, point_config, point_data, prepare_point, run_ablation
 from polypersona.cli import main
 from polypersona.core import PolyPersonaError, load_config, open_run, read_jsonl, record_stage, stages_done
 from polypersona.generate import generate, output_path
-from polypersona.testing import toy_records
+from polypersona.testing import run_here, toy_records
 from polypersona.train import write_dataset
 
 SMALL = {"models": ["tiny-random"], "train.batch_size": 4, "train.learning_rate": 0.01, "generate.batch_size": 4,
