@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 PROFILE ?= cpu
-EXTRAS ?= train,gpu,server,metrics,notebooks,lab,serve,dev
+EXTRAS ?= train,gpu,server,metrics,notebooks,lab,serve,survey,dev
 
 .PHONY: setup reproduce test docs export check clean-notebooks
 

@@ -43,7 +43,7 @@ def main():
     h, g = cfg["human"], cfg["generate"]
     parts = split_respondents(sample_survey(import_survey(args.survey), args.respondents, h["seed"]),
                               h["split"], h["seed"])
-    val = parts["val"]
+    val = parts["validation"]
     loaded = (load_trained(args.run, "smollm2-135m", True, precision=g["precision"]) if args.run
               else load_model("smollm2-135m", precision=g["precision"]))
     backend = LocalBackend("smollm2-135m", h["batch_size"], loaded=loaded)

@@ -13,7 +13,7 @@ on two splits of the same data:
 - random: the replication's split as published. 180 of its 358 test (persona, question) prompts also occur in
   its training split, 100 of them with the very same answer, and every test persona answers in training.
 - persona: the (persona, question) duplicates removed (the first row of each pair kept), then re-split so that no
-  val or test persona answers in training (`polypersona.plan.split_by_persona`, 80 / 10 / 10).
+  validation or test persona answers in training (`polypersona.plan.split_by_persona`, 80 / 10 / 10).
 
 On two CPU cores the whole training split takes hours (about 2.2 s an example an epoch), so by default a seeded
 sample of `--train` training rows and `--test` test rows is used (`--train 0 --test 0`: every row). Each split is
@@ -25,9 +25,10 @@ import argparse, json, random, shutil, time
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from polypersona.core import environment, fail, open_run, read_jsonl, read_manifest, stages_done, write_jsonl
+from polypersona.core import (environment, fail, open_run, read_jsonl, read_manifest, stages_done, write_json,
+                              write_jsonl)
 from polypersona.plan import split_by_persona
-from polypersona.teacher import build_import, import_original, read_original
+from polypersona.teacher import ORIGINAL_NAMES, build_import, import_original, read_original
 from polypersona.generate import generate, output_path
 from polypersona.metrics import bootstrap_ci, divergence_table, score_rows
 from polypersona.text_scores import corpus_sacrebleu
@@ -58,9 +59,9 @@ def drop_duplicates(rows: list[dict]) -> list[dict]:
 
 
 def persona_split(rows: list[dict]) -> list[dict]:
-    "The rows re-split 80 / 10 / 10 by persona: no val or test persona answers in training."
+    "The rows re-split 80 / 10 / 10 by persona: no validation or test persona answers in training."
     rows = [{**r, "persona_id": r["meta"]["persona_id"]} for r in rows]
-    where = split_by_persona(random.Random(SEED), rows, {"train": 0.8, "val": 0.1, "test": 0.1})
+    where = split_by_persona(random.Random(SEED), rows, {"train": 0.8, "validation": 0.1, "test": 0.1})
     return [{**r, "split": where[r["persona_id"]]} for r in rows]
 
 
@@ -75,8 +76,8 @@ def sample(rows: list[dict], sizes: dict) -> list[dict]:
 
 def write_source(rows: list[dict], folder: Path) -> Path:
     "The rows as an original-format data set (train.json, val.json, test.json, one JSON object a line)."
-    for split in ("train", "val", "test"):
-        write_jsonl(folder / f"{split}.json", [{k: v for k, v in r.items() if k not in ("split", "persona_id")}
+    for split, name in ORIGINAL_NAMES.items():
+        write_jsonl(folder / f"{name}.json", [{k: v for k, v in r.items() if k not in ("split", "persona_id")}
                                                for r in rows if r["split"] == split])
     return folder
 
@@ -86,13 +87,15 @@ def write_source(rows: list[dict], folder: Path) -> Path:
 def run_split(name: str, rows: list[dict], args) -> tuple[Path, dict]:
     "The run of one split under --out: the data imported, the model trained, base and tuned answers to its test rows."
     run = Path(args.out) / name
-    wanted = {"train": args.train, "val": VAL_ROWS, "test": args.test, "epochs": args.epochs, "model": args.model}
+    wanted = {"train": args.train, "validation": VAL_ROWS, "test": args.test, "epochs": args.epochs,
+              "model": args.model}
     made = run / "benchmark.json"
     if made.exists() and json.loads(made.read_text()) != wanted:
         fail(f"{run} was made with {json.loads(made.read_text())}, not {wanted}; give another --out")
     run.mkdir(parents=True, exist_ok=True)
     made.write_text(json.dumps(wanted) + "\n")
-    source = write_source(sample(rows, {"train": args.train, "val": VAL_ROWS, "test": args.test}), run / "source")
+    sizes = {"train": args.train, "validation": VAL_ROWS, "test": args.test}
+    source = write_source(sample(rows, sizes), run / "source")
     cfg = open_run(run, args.profile, {"teacher.backend": "import", "teacher.import_path": str(source),
                                        "train.epochs": args.epochs})
     if "dataset" not in stages_done(run): build_import(run, cfg)
@@ -207,9 +210,17 @@ def by(frames: dict, column: str, metrics=("bleu", "rougeL", "bertscore_f1"), n:
             row = {"system": name, column: value, "answers": len(g)}
             for m in metrics:
                 mean, lo, hi = bootstrap_ci(g[m], max(n, 1), SEED)
-                row[m] = f"{mean:.3f} ({lo:.3f}–{hi:.3f})" if n else mean
+                row |= {m: mean, f"{m}_lo": lo, f"{m}_hi": hi} if n else {m: mean}
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def with_intervals(df: pd.DataFrame) -> pd.DataFrame:
+    "`df` for the page: each metric that has an interval as one cell, `mean (lo–hi)`."
+    out = df.drop(columns=[c for c in df if c.endswith(("_lo", "_hi"))])
+    for m in [c for c in out if f"{c}_lo" in df]:
+        out[m] = [f"{v:.3f} ({lo:.3f}–{hi:.3f})" for v, lo, hi in zip(df[m], df[f"{m}_lo"], df[f"{m}_hi"])]
+    return out
 
 
 # ---- the page ---------------------------------------------------------------------------------------------
@@ -249,9 +260,8 @@ def figures(rows: list[dict], seen: pd.DataFrame, page: Path) -> list[str]:
     ax.set_ylabel("mean over test answers (95 % interval)"); ax.legend(fontsize=7, loc="upper left"); ax.set_ylim(0, 1)
     save_figure(fig, "systems", page)
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.5), sharey=True)
-    mean = lambda v: float(v.split()[0])  # the table's cells read "mean (lo–hi)"
     for ax, m in zip(axes, ("bleu", "rougeL")):
-        wide = seen.assign(**{m: seen[m].map(mean)}).pivot(index="system", columns="prompt_in_train", values=m)
+        wide = seen.pivot(index="system", columns="prompt_in_train", values=m)
         wide.loc[list(dict.fromkeys(seen["system"]))[::-1]].plot.barh(ax=ax)
         ax.set_title(STANDARD[m]); ax.set_ylabel("")
         ax.legend(title="test prompt also in training", fontsize=7)
@@ -285,7 +295,7 @@ def write_page(page: Path, rows, diff, decoding, closed, seen, domains, types, t
             "span) of the answers' option shares from the references' over all answers of the type; 0 is the same "
             "distribution.", "",
             "## By whether the test prompt (persona, question) also occurs in the replication's training split", "",
-            show(seen), "",
+            show(with_intervals(seen)), "",
             "## By domain", "", show(domains), "", "## By question type", "", show(types), "",
             "## Time (seconds)", "", "\n".join(f"- {k}: {v}" for k, v in times.items()), ""]
     return (page / "tables.md").write_text("\n".join(text)) or page / "tables.md"
@@ -367,7 +377,7 @@ def main(argv=None):
                "difference": diff.to_dict("records"), "decoding": decoding.to_dict("records"),
                "closed": closed.to_dict("records"), "seen_in_training": seen.to_dict("records"),
                "domains": domains.to_dict("records"), "types": types.to_dict("records"), "figures": shown}
-    (page / "results.json").write_text(json.dumps(results, indent=1, default=float) + "\n")
+    write_json(page / "results.json", results, indent=1, default=float)  # strict JSON: numbers, and null for NaN
     print(markdown(table, STANDARD)); print()
     print(markdown([r for r in table if "structural_coherence" in r], SURVEY))
     print(f"\ntables, figures and results.json in {page}")

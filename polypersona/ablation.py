@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from .core import (atomic_write, fail, merge_config, nest, open_run, plain_name, record_stage, redact,
+from .core import (SPLITS, atomic_write, fail, merge_config, nest, open_run, plain_name, record_stage, redact,
                               stages_done, write_json)
 from .models import LLAMA_TARGETS, get_spec, model_key
 from .generate import VARIANTS, output_path
@@ -18,10 +18,10 @@ from .report import base_vs_tuned, load_answers, load_scores, save_figure, save_
 from .batch import Step, data_steps, model_steps, preflight, run_steps
 
 # %% auto #0
-__all__ = ['FACTORS', 'TARGET_SETS', 'SPLITS', 'TUNED', 'DIFFERENCES', 'PARTS', 'target_modules', 'targets_label',
-           'reference_settings', 'Point', 'has_grid', 'ablation_points', 'point_config', 'kept_personas', 'point_data',
-           'prepare_point', 'base_step', 'run_ablation', 'point_row', 'ablation_table', 'ablation_figure',
-           'ablation_report', 'ablation_summary', 'publish_ablation']
+__all__ = ['FACTORS', 'TARGET_SETS', 'TUNED', 'DIFFERENCES', 'PARTS', 'target_modules', 'targets_label', 'reference_settings',
+           'Point', 'has_grid', 'ablation_points', 'point_config', 'kept_personas', 'point_data', 'prepare_point',
+           'base_step', 'run_ablation', 'point_row', 'ablation_table', 'ablation_figure', 'ablation_report',
+           'ablation_summary', 'publish_ablation']
 
 # %% ../nbs/21_ablation.ipynb #871d1eeb
 FACTORS = {"lora_rank": "LoRA rank", "lora_targets": "LoRA target modules",  # the grid's factors and their titles
@@ -107,13 +107,11 @@ def kept_personas(records: list[dict], share: float, seed: int) -> list[str]:
     return sorted(ids[:max(1, round(share * len(ids)))])
 
 # %% ../nbs/21_ablation.ipynb #f5090515
-SPLITS = ("train", "val", "test")
-
 def point_data(run_dir, sub, share: float, seed: int) -> Path:
-    "Write the data set of the run `sub` from the main run's: val and test as they are, train cut to `share`."
+    "Write the data set of the run `sub` from the main run's: validation and test as they are, train cut to `share`."
     main, ds = Path(run_dir) / "dataset", Path(sub) / "dataset"
     if not (main / "stats.json").exists(): fail(f"{run_dir} has no data set yet; run its stages 00 and 01 first")
-    for s in ("val", "test"): atomic_write(ds / f"{s}.jsonl", (main / f"{s}.jsonl").read_bytes())
+    for s in ("validation", "test"): atomic_write(ds / f"{s}.jsonl", (main / f"{s}.jsonl").read_bytes())
     if share == 1:
         atomic_write(ds / "train.jsonl", (main / "train.jsonl").read_bytes())
         return atomic_write(ds / "stats.json", (main / "stats.json").read_bytes())

@@ -4,20 +4,20 @@
 
 # %% ../nbs/12_backends.ipynb #d126ce3b
 from __future__ import annotations
-import importlib.util, logging, os, random, re, socket, subprocess, sys, tempfile, time, urllib.request
+import importlib.util, logging, os, random, re, shutil, socket, subprocess, sys, tempfile, time, urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from fastcore.basics import patch
 from .core import check_url, fail, redact
-from .models import chat_ids, load_model, model_source
+from .models import chat_ids, load_model, merged_folder, model_key, model_source
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'Request', 'Reply', 'contiguous_head', 'LocalBackend', 'shared_starts', 'left_pad', 'positions',
-           'sentence_stop', 'OpenAIBackend', 'local_server', 'server_backend', 'make_backend']
+           'sentence_stop', 'OpenAIBackend', 'served_model', 'local_server', 'server_backend', 'make_backend']
 
 # %% ../nbs/12_backends.ipynb #96725e6c
 @dataclass
@@ -330,13 +330,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 # %% ../nbs/12_backends.ipynb #44336430
+def served_model(model: str, run_dir=None) -> tuple[str, str | None]:
+    "The name a server lists `model` under (the run's tuned model, with `run_dir`), and the folder it loads."
+    if run_dir is not None: return f"{model_key(model)}-tuned", str(merged_folder(run_dir, model))
+    source = model_source(model)  # a local folder is checked before the server loads it
+    return (model_key(model), source) if Path(source).is_dir() else (source, None)  # None: a hub id
+
+
 @contextmanager
 def local_server(model: str = "smollm2-135m",  # a registry name or a model folder
                  port: int | None = None,  # default: a free port
                  timeout_s: float = 300,  # how long to wait for it to answer
-                 log_path=None):  # where the server's output goes (default: a temporary file)
+                 log_path=None,  # where the server's output goes (default: a temporary file)
+                 run_dir=None):  # serve this run's tuned model (its adapter merged into `model`)
     "Serve `model` with `transformers serve` on 127.0.0.1; yield (base_url, model name); stop it on exit."
-    folder = model_source(model)  # a local folder is checked before the server loads it
+    name, folder = served_model(model, run_dir)
     exe = Path(sys.executable).parent / "transformers"
     if importlib.util.find_spec("fastapi") is None or not exe.exists():
         fail("the local server needs transformers' serving extra; "
@@ -344,8 +352,11 @@ def local_server(model: str = "smollm2-135m",  # a registry name or a model fold
     port = port or _free_port()
     logf = (open(log_path, "w") if log_path
             else tempfile.NamedTemporaryFile("w", prefix="polypersona-serve-", suffix=".log", delete=False))
-    proc = subprocess.Popen([str(exe), "serve", folder, "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=logf, stderr=subprocess.STDOUT)
+    home = Path(tempfile.mkdtemp(prefix="polypersona-serve-"))  # the server's working folder
+    if folder:  # a link named as the model should be listed: the server loads and names it by that relative path
+        (home / name).parent.mkdir(parents=True, exist_ok=True); (home / name).symlink_to(folder)
+    proc = subprocess.Popen([str(exe), "serve", name, "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=logf, stderr=subprocess.STDOUT, cwd=home)
     try:
         deadline = time.time() + timeout_s
         while True:
@@ -357,12 +368,13 @@ def local_server(model: str = "smollm2-135m",  # a registry name or a model fold
             if time.time() > deadline:
                 fail(f"the local server did not answer within {timeout_s:.0f} s; see {logf.name}")
             time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}/v1", folder
+        yield f"http://127.0.0.1:{port}/v1", name
     finally:
         proc.terminate()
         try: proc.wait(15)
         except subprocess.TimeoutExpired: proc.kill(); proc.wait()
         logf.close()
+        shutil.rmtree(home, ignore_errors=True)
 
 # %% ../nbs/12_backends.ipynb #9a23404f
 def server_backend(server_cfg: dict,  # a config section with the server's settings (base_url, api_key_env, ...)

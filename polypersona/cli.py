@@ -4,16 +4,18 @@
 
 # %% auto #0
 __all__ = ['MAIN_METRICS', 'COMMANDS', 'FLAGS', 'CHOICES', 'personas', 'plan', 'teacher_overrides', 'build_dataset_command',
-           'train', 'generate', 'main_metrics', 'existing_run', 'evaluate', 'print_report', 'report', 'serve', 'human',
-           'reproduce', 'make_parser', 'quiet_libraries', 'main']
+           'train', 'generate', 'main_metrics', 'existing_run', 'evaluate', 'print_report', 'report', 'serve', 'export',
+           'human', 'reproduce', 'make_parser', 'quiet_libraries', 'main']
 
 # %% ../nbs/19_cli.ipynb #d996a935
 import argparse, inspect, logging, sys, time
 from pathlib import Path
 from fastcore.docments import docments
 from . import __version__
-from .core import PolyPersonaError, fail, load_config, open_run, run_lock
+from .core import SPLITS, PolyPersonaError, fail, load_config, open_run, run_lock
 from .backends import local_server
+from .export import FORMATS, VARIANTS as EXPORT_VARIANTS, export_panel
+from .models import merged_folder
 from .personas import build_personas, load_personas
 from .plan import build_plan, format_stats
 from .teacher import build_dataset
@@ -38,7 +40,7 @@ def personas(run: str,  # the run directory, e.g. runs/cpu
 
 # %% ../nbs/19_cli.ipynb #18f11f39
 def plan(run: str,  # the run directory, which holds personas.jsonl
-         split: str = None,  # persona (default): no val/test persona in training; random: paper's 80/10/10 over answers
+         split: str = None,  # persona (default): no held-out persona in training; random: paper's 80/10/10 over answers
          seed: int = None,  # the planning seed (default: the profile's)
          bank: str = None,  # a question bank file (.yaml/.json) instead of the built-in 82 questions
          profile: str = None,  # profile of a new run: cpu (default), smoke, paper, colab-t4, or a YAML file
@@ -50,9 +52,11 @@ def plan(run: str,  # the run directory, which holds personas.jsonl
     print(f"\nplan -> {Path(run) / 'plan.jsonl'}")
 
 # %% ../nbs/19_cli.ipynb #19ce634b
-def teacher_overrides(teacher: str | None, base_url: str | None, model: str | None) -> dict:
+def teacher_overrides(teacher: str | None, base_url: str | None, server_model: str | None) -> dict:
     "Config overrides for a `--teacher` spec (`local[:MODEL]`, `openai`, `import:PATH`) and the server options."
-    out = {"teacher.base_url": base_url, "teacher.model": model}
+    if server_model and teacher and not teacher.startswith("openai"):
+        fail(f"--server-model names a server's model, but --teacher is {teacher!r}; use --teacher local:MODEL")
+    out = {"teacher.base_url": base_url, "teacher.model": server_model}
     if teacher:
         kind, _, arg = teacher.partition(":")
         if kind not in ("local", "openai", "import") or (kind == "import" and not arg) or (kind == "openai" and arg):
@@ -67,15 +71,15 @@ def build_dataset_command(
     run: str,  # the run directory, which holds the plan (or will hold the import)
     teacher: str = None,  # local[:MODEL] | openai | import:PATH (default: the profile's)
     base_url: str = None,  # openai: the server's address, e.g. http://127.0.0.1:8000/v1
-    model: str = None,  # the teacher model: a registry name or folder (local), the server's model name (openai)
+    server_model: str = None,  # openai: the name the server gives the teacher model (default: the profile's)
     profile: str = None,  # profile of a new run: cpu (default), smoke, paper, colab-t4, or a YAML file
 ):
     "Stage 01 (second half): a teacher answer for each planned pair, written to RUN/dataset/."
-    cfg = open_run(run, profile, teacher_overrides(teacher, base_url, model))
+    cfg = open_run(run, profile, teacher_overrides(teacher, base_url, server_model))
     stats = build_dataset(run, cfg)
     splits = ", ".join(f"{k} {v}" for k, v in stats["splits"].items())
     print(f"{stats['records']} records ({splits}), {stats['failed']} failed"
-          f" -> {Path(run) / 'dataset'} (card: {Path(run) / 'dataset' / 'card.md'})")
+          f" -> {Path(run) / 'dataset'} (card: {Path(run) / 'dataset' / 'README.md'})")
 
 # %% ../nbs/19_cli.ipynb #6eece3e9
 def train(run: str,  # the run directory, which holds dataset/
@@ -97,7 +101,7 @@ def train(run: str,  # the run directory, which holds dataset/
     m = train_model(run, cfg, model)
     print(*m["setup"]["decisions"], sep="\n")
     print(f"{m['steps']} steps, {m['tokens_trained']:,} tokens in {m['wall_s']:.0f} s; validation loss: "
-          + (", ".join(f"{e['val_loss']:.3f}" for e in m["val_loss"]) or "no val split")
+          + (", ".join(f"{e['val_loss']:.3f}" for e in m["val_loss"]) or "no validation split")
           + f" -> {Path(run) / 'models' / model_key(model) / 'adapter'}")
 
 # %% ../nbs/19_cli.ipynb #4d753db5
@@ -105,7 +109,7 @@ def generate(run: str,  # the run directory, with its data set (and, for tuned, 
              variant: str,  # base: the model as it comes; tuned: with the run's LoRA adapter
              model: str = None,  # a registry name or a model folder (default: the profile's first)
              domain: str = "all",  # all, or one domain key (demographics, healthcare, ...)
-             split: str = "test",  # test or val
+             split: str = "test",  # test or validation
              backend: str = None,  # local (default) or openai: a server that serves the model (or the adapter)
              base_url: str = None,  # openai: the server's address, e.g. http://127.0.0.1:8000/v1
              server_model: str = None,  # openai: the name the server gives the model or the adapter (default: --model)
@@ -138,7 +142,7 @@ def evaluate(
     out: str = None,  # with --predictions: the folder for per_example.csv, summary.json, groups.csv, divergence.csv
     model: str = None,  # with --run: the model (default: the profile's first)
     variant: str = "tuned",  # with --run: base or tuned
-    split: str = "test",  # with --run: test or val
+    split: str = "test",  # with --run: test or validation
     bertscore_model: str = None,  # all-minilm-l6-v2 (offline, default) or a hub id, e.g. microsoft/deberta-xlarge-mnli
 ):
     "Stage 04: score answers against their references (text, survey, persona and group metrics); print the main ones."
@@ -174,21 +178,39 @@ def report(run: str,  # the run directory, with the scores of stage 04
 # %% ../nbs/19_cli.ipynb #6aa4bc78
 def serve(model: str = "smollm2-135m",  # a registry name or a model folder
           port: int = 8000,  # the port on 127.0.0.1
+          run: str = None,  # serve this run's tuned model (its adapter merged into --model) instead of the base
          ):
-    "Serve a model on 127.0.0.1 as an OpenAI-compatible server (transformers serve) until Ctrl-C."
-    with local_server(model, port) as (base_url, name):
-        print(f"serving {model} at {base_url}\n"
-              f"use it as a teacher: polypersona build-dataset --run DIR --teacher openai --base-url {base_url} "
-              f"--model {name}\nstop with Ctrl-C", flush=True)
+    "Serve a model (or a run's tuned model) on 127.0.0.1 as an OpenAI-compatible server until Ctrl-C."
+    if run:
+        with run_lock(run): merged_folder(run, model)  # made once, under the run's lock; then served without it
+    with local_server(model, port, run_dir=run) as (base_url, name):
+        use = (f"as a teacher: polypersona build-dataset --run DIR --teacher openai --base-url {base_url}"
+               if not run else f"as the tuned model: polypersona generate --run {run} --variant tuned "
+                               f"--backend openai --base-url {base_url}")
+        print(f"serving {name} at {base_url} (OpenAI API; model name {name!r})\n"
+              f"use it {use} --server-model {name}\nstop with Ctrl-C", flush=True)
         try:
             while True: time.sleep(3600)
         except KeyboardInterrupt: pass
+
+# %% ../nbs/19_cli.ipynb #bccbc9b6
+def export(run: str,  # the run directory, with answers (stage 03) or a data set (for reference)
+           fmt: str = "csv",  # csv, parquet, sav (SPSS) or dta (Stata)
+           model: str = None,  # the model whose answers to export (default: the profile's first)
+           variant: str = "tuned",  # tuned, base, or reference (the teacher's answers in the data set)
+           split: str = "test",  # test or validation (or train, for reference)
+           out: str = None,  # the file to write (default: RUN/export/MODEL_VARIANT_SPLIT.FORMAT)
+          ):
+    "The panel's answers as survey data: a row per persona, a column per question, value labels, a codebook."
+    cfg = existing_run(run)
+    data, codebook = export_panel(run, fmt, model or cfg["models"][0], variant, split, out)
+    print(f"-> {data} (codebook: {codebook})")
 
 # %% ../nbs/19_cli.ipynb #c2ab0deb
 def human(run: str = "runs/cpu",  # the run directory (default: the main job's): its adapter, if any, is the tuned model
           survey: str = None,  # a built-in survey (anes96, the default) or the path of a mapping file (.yaml) for a CSV
           model: str = None,  # a registry name or a model folder (default: the profile's first)
-          respondents: int = None,  # seeded sample size, split train/val/test (default: the profile's; cpu: all 944)
+          respondents: int = None,  # seeded sample size, split in three (default: the profile's; cpu: all 944)
           variants: str = None,  # comma-separated: base, tuned (the run's adapter), survey (trained on the train split)
           debias: str = None,  # closed answers: none, reverse, cyclic, calibrate, reverse+calibrate or cyclic+calibrate
           backend: str = None,  # local (default): base and tuned, scored and generated; openai: generated by a server
@@ -239,11 +261,13 @@ def reproduce(profile: str = "cpu",  # cpu (the main job), smoke, paper, paper-p
 
 # %% ../nbs/19_cli.ipynb #66415bcc
 COMMANDS = {"personas": personas, "plan": plan, "build-dataset": build_dataset_command, "train": train,
-            "generate": generate, "evaluate": evaluate, "report": report, "serve": serve, "human": human,
-            "reproduce": reproduce}
-FLAGS = {"from_": "--from"}
+            "generate": generate, "evaluate": evaluate, "report": report, "export": export, "serve": serve,
+            "human": human, "reproduce": reproduce}
+FLAGS = {"from_": "--from", "fmt": "--format"}
 CHOICES = {  # by argument, or command.argument
-    "plan.split": ("persona", "random"), "generate.split": ("test", "val"), "evaluate.split": ("test", "val"),
+    "plan.split": ("persona", "random"),
+    "generate.split": ("test", "validation"), "evaluate.split": ("test", "validation"), "export.split": SPLITS,
+    "export.variant": EXPORT_VARIANTS, "fmt": FORMATS,
     "variant": ("base", "tuned"), "backend": ("local", "openai"), "quantization": ("auto", "4bit", "none"),
     "precision": ("auto", "bf16", "fp16", "fp32")}
 
@@ -288,7 +312,8 @@ def main(argv: list[str] | None = None) -> int:
         verbose, quiet = args.pop("verbose"), args.pop("quiet")
         quiet_libraries(logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING)
         command = COMMANDS[args.pop("command")]
-        if args.get("run") is None: command(**args)  # evaluate on a predictions file, serve: no run to write
+        # evaluate on a predictions file: no run to write; serve: holds a run only while it prepares it
+        if args.get("run") is None or command is serve: command(**args)
         else:
             with run_lock(args["run"]): command(**args)
     except PolyPersonaError as e:

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['FORMULA_STARTS', 'CONFIGS', 'OPEN_KEYS', 'PAPER_FILE', 'STAGES', 'PACKAGES', 'PolyPersonaError', 'fail',
+__all__ = ['FORMULA_STARTS', 'CONFIGS', 'OPEN_KEYS', 'SPLITS', 'PAPER_FILE', 'STAGES', 'PACKAGES', 'PolyPersonaError', 'fail',
            'atomic_write', 'finite', 'to_json', 'write_json', 'write_jsonl', 'write_csv', 'read_text', 'read_jsonl',
            'append_jsonl', 'read_log', 'resume_log', 'profile_names', 'read_yaml', 'paper_numbers', 'merge_config',
            'nest', 'profile_layers', 'load_config', 'redact', 'check_url', 'writable_dir', 'plain_name', 'open_run',
@@ -166,6 +166,9 @@ def read_yaml(path, what: str) -> dict:
         fail(f"{what} {path} is not valid YAML: {getattr(e, 'problem', None) or str(e).splitlines()[0]}" + where)
     if not isinstance(data, dict): fail(f"{what} {path} should hold a mapping of keys to values")
     return data
+
+# %% ../nbs/10_core.ipynb #3b5aaa8e
+SPLITS = ("train", "validation", "test")  # a data set's splits, by the names the Hugging Face hub uses
 
 # %% ../nbs/10_core.ipynb #1c8018dc
 PAPER_FILE = Path(str(resources.files("polypersona") / "data" / "paper.yaml"))

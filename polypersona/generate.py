@@ -25,7 +25,7 @@ __all__ = ['log', 'LABELS', 'VARIANTS', 'records_to_answer', 'clean_answer', 're
 # %% ../nbs/03_generate.ipynb #5a12176d
 def records_to_answer(run_dir, split: str = "test", domain: str = "all") -> list[dict]:
     "The records of `split` in the run's data set, of `domain` only unless it is 'all'."
-    if split not in ("test", "val"): fail(f"split {split!r} is not one to answer; use test or val")
+    if split not in ("test", "validation"): fail(f"split {split!r} is not one to answer; use test or validation")
     path = Path(run_dir) / "dataset" / f"{split}.jsonl"
     if not path.exists(): fail(f"{path} does not exist; run `polypersona build-dataset --run {run_dir}` first")
     records = read_jsonl(path, f"{split} split") if path.stat().st_size else []
@@ -181,7 +181,7 @@ def generate(run_dir,  # the run directory, with its data set (and, for tuned, m
              name: str = "smollm2-135m",  # a registry name or a model folder
              variant: str = "tuned",  # base (the model as it comes) or tuned (with the run's adapter)
              domain: str = "all",  # all, or one domain key
-             split: str = "test",  # test or val
+             split: str = "test",  # test or validation
              server_model: str | None = None,  # openai backend: the name the server gives this model (or adapter)
             ) -> dict:  # counts: answered now, answered in all, and the output file
     "Stage 03: answer the split's records with `variant` of model `name`; append them to generations/<model>/."

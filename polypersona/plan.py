@@ -8,7 +8,7 @@ import json, math, random, time
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from .core import atomic_write, fail, record_stage, write_json, write_jsonl
+from .core import SPLITS, atomic_write, fail, record_stage, write_json, write_jsonl
 from .personas import load_personas
 from .questions import DOMAINS, PAPER_TYPE_MIX, QUESTION_TYPES, Question, load_bank
 
@@ -30,10 +30,10 @@ def scale_quotas(quotas: dict, total: int | None = None) -> dict:
 
 # %% ../nbs/18_plan.ipynb #db018dd1
 def _check_ratios(ratios: dict) -> dict:
-    "`ratios`, if they give train, val and test shares that sum to 1."
+    "`ratios`, if they give train, validation and test shares that sum to 1."
     shares = ratios.values()
-    if set(ratios) != {"train", "val", "test"} or any(not 0 <= r <= 1 for r in shares) or abs(sum(shares) - 1) > 1e-6:
-        fail(f"plan.ratios should give train, val and test shares that sum to 1, got {ratios}")
+    if set(ratios) != set(SPLITS) or any(not 0 <= r <= 1 for r in shares) or abs(sum(shares) - 1) > 1e-6:
+        fail(f"plan.ratios should give train, validation and test shares that sum to 1, got {ratios}")
     return ratios
 
 
@@ -46,7 +46,7 @@ class PlanSettings:
     min_per_domain: int = 2  # fewest answers a persona gives in each of its domains
     max_per_domain: int = 10  # most answers a persona gives in one domain
     split: str = "persona"  # 'persona' (disjoint) or 'random' (the paper's, over answers)
-    ratios: dict = field(default_factory=lambda: {"train": 0.8, "val": 0.1, "test": 0.1})  # train / val / test shares
+    ratios: dict = field(default_factory=lambda: {"train": 0.8, "validation": 0.1, "test": 0.1})  # shares of SPLITS
 
     def __post_init__(self):
         _check_ratios(self.ratios)
@@ -175,8 +175,8 @@ def split_by_persona(rng: random.Random, rows: list[dict], ratios: dict) -> dict
 # %% ../nbs/18_plan.ipynb #ac6dd94c
 def split_random(rng: random.Random, n: int, ratios: dict) -> list[str]:
     "A split label for each of `n` answers: a shuffled 80/10/10 cut (the paper's split)."
-    n_train, n_val = int(ratios["train"] * n), int(ratios["val"] * n)
-    labels = ["train"] * n_train + ["val"] * n_val + ["test"] * (n - n_train - n_val)
+    n_train, n_val = int(ratios["train"] * n), int(ratios["validation"] * n)
+    labels = ["train"] * n_train + ["validation"] * n_val + ["test"] * (n - n_train - n_val)
     rng.shuffle(labels)
     return labels
 
@@ -224,7 +224,7 @@ def plan_stats(plan: list[dict], quotas: dict) -> dict:
     domains_of, answers_of = defaultdict(set), Counter()
     for r in plan: domains_of[r["persona_id"]].add(r["domain"]); answers_of[r["persona_id"]] += 1
     types, n = Counter(r["question_type"] for r in plan), len(plan)
-    split_personas = {s: {r["persona_id"] for r in plan if r["split"] == s} for s in ("train", "val", "test")}
+    split_personas = {s: {r["persona_id"] for r in plan if r["split"] == s} for s in SPLITS}
     planned = sorted(Counter(r["domain"] for r in plan).items(), key=lambda x: list(quotas).index(x[0]))
     single = sum(len(d) == 1 for d in domains_of.values())
     return {"answers": n,
@@ -238,7 +238,7 @@ def plan_stats(plan: list[dict], quotas: dict) -> dict:
                          "answers_min": min(answers_of.values()), "answers_mean": round(n / len(answers_of), 2),
                          "answers_max": max(answers_of.values())},
             "questions_used": len({r["question_id"] for r in plan}),
-            "heldout_personas_in_train": len((split_personas["val"] | split_personas["test"])
+            "heldout_personas_in_train": len((split_personas["validation"] | split_personas["test"])
                                              & split_personas["train"])}
 
 # %% ../nbs/18_plan.ipynb #9c74c097

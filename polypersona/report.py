@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 import yaml
 from .core import (
-    atomic_write, environment, fail, paper_numbers, read_manifest, record_stage, sha256, write_csv, write_json)
+    SPLITS, atomic_write, environment, fail, paper_numbers, read_manifest, record_stage, sha256, write_csv, write_json)
 from .metrics import bootstrap_ci
+from .models import write_adapter_card
 
 # %% auto #0
 __all__ = ['PAPER', 'STANDARD', 'SURVEY', 'FIDELITY', 'COUNTS', 'COMPARED', 'PAPER_METRICS', 'PUBLISHED', 'load_scores',
@@ -35,7 +36,8 @@ PAPER = _paper_tables(paper_numbers())
 def load_scores(run_dir) -> dict:
     "{(model, variant): summary} for the test split's scores in `run_dir`/metrics."
     found = {(p.parent.parent.name, p.parent.name): json.loads(p.read_text())
-             for p in sorted(Path(run_dir).glob("metrics/*/*/summary.json")) if not p.parent.name.endswith("-val")}
+             for p in sorted(Path(run_dir).glob("metrics/*/*/summary.json"))
+             if not p.parent.name.endswith("-validation")}
     if not found:
         fail(f"{run_dir} has no scores (metrics/<model>/<variant>/summary.json); run the metrics stage (04) first")
     return dict(sorted(found.items(), key=lambda kv: (kv[0][0], kv[0][1] != "base")))
@@ -53,7 +55,7 @@ SURVEY = ("structural_coherence", "length_similarity", "sentence_similarity", "s
 FIDELITY = ("personas", "persona_top1", "persona_top1_chance", "persona_top5", "persona_top5_chance",
             "distinct_1", "reference_distinct_1", "distinct_2", "reference_distinct_2", "self_bleu",
             "reference_self_bleu")
-COUNTS = ("answers", "personas", "train", "val", "test", "total")
+COUNTS = ("answers", "personas", "train", "validation", "test", "total")
 COMPARED = ("bleu", "rougeL", "bertscore_f1", "structural_coherence", "sentiment_alignment", "closed_exact",
             "survey_quality")
 PAPER_METRICS = ("bleu", "rouge1", "rouge2", "rougeL", "bertscore_f1", "length_similarity", "sentence_similarity",
@@ -77,8 +79,8 @@ def _row_name(model: str, variant: str) -> str: return f"{model} ({variant})"
 def dataset_tables(stats: dict, quotas: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     "The data set by domain and by question type: answers per split, share, and the paper's share."
     def table(counts: dict, key: str, paper: dict) -> pd.DataFrame:
-        df = pd.DataFrame([{key: k, **{s: v.get(s, 0) for s in ("train", "val", "test")}} for k, v in counts.items()])
-        df["total"] = df[["train", "val", "test"]].sum(axis=1)
+        df = pd.DataFrame([{key: k, **{s: v.get(s, 0) for s in SPLITS}} for k, v in counts.items()])
+        df["total"] = df[list(SPLITS)].sum(axis=1)
         df["share_%"] = 100 * df["total"] / df["total"].sum()
         df["paper_share_%"] = df[key].map(paper)
         return df
@@ -102,8 +104,8 @@ def persona_table(plan_stats: dict) -> pd.DataFrame:
             ("answers", plan_stats["answers"], paper["answers"]),
             ("answers per persona, mean", ours["answers_mean"], paper["answers"] / paper["personas"]),
             ("answers per persona, min-max", f"{ours['answers_min']}-{ours['answers_max']}", None),
-            *[(f"{s}: answers", splits[s]["answers"], paper["splits"][s]) for s in ("train", "val", "test")],
-            *[(f"{s}: personas", splits[s]["personas"], None) for s in ("train", "val", "test")]]
+            *[(f"{s}: answers", splits[s]["answers"], paper["splits"][s]) for s in SPLITS],
+            *[(f"{s}: personas", splits[s]["personas"], None) for s in SPLITS]]
     return pd.DataFrame([(k, _cell(a), _cell(b)) for k, a, b in rows], columns=["statistic", "this run", "paper"])
 
 # %% ../nbs/05_report.ipynb #54b5dec6
@@ -209,7 +211,7 @@ def dataset_figure(domains: pd.DataFrame):
     "Bars of the answers per domain (a `dataset_tables` table), stacked by split."
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7, 3.5))
-    domains.set_index("domain")[["train", "val", "test"]].plot.barh(stacked=True, ax=ax)
+    domains.set_index("domain")[list(SPLITS)].plot.barh(stacked=True, ax=ax)
     ax.set_xlabel("answers"); ax.set_ylabel(""); ax.invert_yaxis(); ax.set_title("The data set by domain and split")
     return fig
 
@@ -325,6 +327,8 @@ def build_report(run_dir, cfg: dict) -> dict:
               "groups": group_breakdown(run_dir, scores)}
     outputs = [p for name, df in tables.items() for p in save_table(df, name, run_dir / "tables")]
     outputs += report_figures(domains, tables["per_domain"], answers, tables["groups"], run_dir / "figures")
+    for manifest in sorted(run_dir.glob("models/*/manifest.json")):  # each adapter's card, now with its test scores
+        write_adapter_card(run_dir, json.loads(manifest.read_text())["model"])
     record_stage(run_dir, "report", outputs, started, inputs=report_inputs(run_dir))
     return tables
 

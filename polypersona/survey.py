@@ -10,13 +10,13 @@ from importlib import resources
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import fail, plain_name, read_yaml, sha256
+from .core import SPLITS, fail, plain_name, read_yaml, sha256
 from .personas import DEMOGRAPHICS, Persona, validate_persona
 from .questions import Question
 
 # %% auto #0
-__all__ = ['BUILTIN_SURVEYS', 'SPLITS', 'mapping_path', 'load_mapping', 'missing', 'label', 'option_index', 'Survey',
-           'read_source', 'respondent', 'import_survey', 'sample_survey', 'split_respondents']
+__all__ = ['BUILTIN_SURVEYS', 'mapping_path', 'load_mapping', 'missing', 'label', 'option_index', 'Survey', 'read_source',
+           'respondent', 'import_survey', 'sample_survey', 'split_respondents']
 
 # %% ../nbs/16_survey.ipynb #08fff4c6
 BUILTIN_SURVEYS = {"anes96": Path(str(resources.files("polypersona") / "data" / "anes96.yaml"))}
@@ -232,14 +232,12 @@ def sample_survey(s: Survey, n: int | None, seed: int = 42) -> Survey:
     return _keep(s, set(random.Random(seed).sample(order, len(order))[:n]))  # a prefix of one shuffle: samples nest
 
 # %% ../nbs/16_survey.ipynb #d4372b0f
-SPLITS = ("train", "val", "test")
-
-
 def split_respondents(s: Survey, ratios: dict, seed: int = 42) -> dict[str, Survey]:
-    "The survey's respondents in three disjoint parts (`train`, `val`, `test`, by `ratios`), stratified on the groups."
+    "The survey's respondents in three disjoint parts (the `SPLITS`, by `ratios`), stratified on the groups."
     if (set(ratios) != set(SPLITS) or not all(isinstance(v, (int, float)) and v >= 0 for v in ratios.values())
             or ratios["train"] <= 0 or ratios["test"] <= 0):
-        fail(f"human.split is {ratios!r}; give train, val and test shares, e.g. {{train: 0.6, val: 0.15, test: 0.25}} "
+        fail(f"human.split is {ratios!r}; give train, validation and test shares, "
+             "e.g. {train: 0.6, validation: 0.15, test: 0.25} "
              "(train and test above 0)")
     rng = random.Random(seed)
     ids = [p.id for p in s.personas]

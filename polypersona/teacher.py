@@ -10,8 +10,8 @@ from dataclasses import asdict
 from pathlib import Path
 from tqdm.auto import tqdm
 from .backends import LocalBackend, Request, make_backend
-from .core import (append_jsonl, atomic_write, fail, read_jsonl, read_log, read_manifest, record_stage,
-                              redact, resume_log, write_json, write_jsonl)
+from .core import (SPLITS, append_jsonl, atomic_write, fail, read_jsonl, read_log, read_manifest,
+                              record_stage, redact, resume_log, write_json, write_jsonl)
 from .models import choose_precision
 from .personas import DEMOGRAPHICS, Persona, describe, is_complete, load_personas, validate_persona
 from .questions import (DEFAULT_OPTIONS, DOMAINS, QUESTION_TYPES, Question, check_debias, closed_shares,
@@ -21,9 +21,10 @@ from .questions import (DEFAULT_OPTIONS, DOMAINS, QUESTION_TYPES, Question, chec
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'COMMON_WORDS', 'ROLE_BREAK', 'SPLITS', 'TEACHER_KEYS', 'looks_english', 'check_answer', 'make_record',
+__all__ = ['log', 'COMMON_WORDS', 'ROLE_BREAK', 'ORIGINAL_NAMES', 'TEACHER_KEYS', 'looks_english', 'check_answer', 'make_record',
            'ask_teacher', 'read_original', 'duplicate_report', 'import_checks', 'import_original', 'teacher_settings',
-           'dataset_stats', 'data_card', 'finish_dataset', 'build_dataset', 'build_import']
+           'dataset_stats', 'size_category', 'filled_splits', 'card_metadata', 'data_card', 'finish_dataset',
+           'build_dataset', 'build_import']
 
 # %% ../nbs/01_dialogue_pipeline.ipynb #6110d768
 COMMON_WORDS = set("the a an and or but i my me we our you it is are was were to of in on for with that this not "
@@ -97,17 +98,17 @@ def ask_teacher(backend, rows: list[dict], personas: dict, questions: dict,
         pending = again
     return done, failed
 
-# %% ../nbs/01_dialogue_pipeline.ipynb #1930d166
-SPLITS = ("train", "val", "test")
-
 # %% ../nbs/01_dialogue_pipeline.ipynb #0134f73d
 _ORIGINAL_FIELDS = ("id", "domain", "persona", "question", "question_type", "reference")
 
+ORIGINAL_NAMES = {"train": "train", "validation": "val", "test": "test"}  # the original format's file names
+
 def _original_file(folder: Path, split: str) -> Path:
-    "The file of `split` in an original-format folder: `<split>.json` or `<split>.jsonl`."
-    for name in (f"{split}.json", f"{split}.jsonl"):
-        if (folder / name).is_file(): return folder / name
-    fail(f"{folder} has no {split}.json or {split}.jsonl; an import needs one file for each of train, val and test")
+    "The file of `split` in an original-format folder: `<name>.json` or `<name>.jsonl` (`val` for validation)."
+    name = ORIGINAL_NAMES[split]
+    for file in (f"{name}.json", f"{name}.jsonl"):
+        if (folder / file).is_file(): return folder / file
+    fail(f"{folder} has no {name}.json or {name}.jsonl; an import needs one file for each of train, val and test")
 
 
 def read_original(folder) -> list[dict]:
@@ -209,9 +210,10 @@ def _closed_line(c: dict) -> list[str]:
 # %% ../nbs/01_dialogue_pipeline.ipynb #35ac0b91
 def _table(title: str, counts: dict) -> list[str]:
     "A Markdown table of `counts` (by split) for each row key, with a total."
-    lines = [f"| {title} | train | val | test | all |", "|---|---:|---:|---:|---:|"]
+    lines = [f"| {title} | train | validation | test | all |", "|---|---:|---:|---:|---:|"]
     for k, c in counts.items():
-        lines.append(f"| {k} | {c.get('train', 0)} | {c.get('val', 0)} | {c.get('test', 0)} | {sum(c.values())} |")
+        row = [c.get(s, 0) for s in SPLITS]
+        lines.append(f"| {k} | " + " | ".join(map(str, row)) + f" | {sum(row)} |")
     return lines
 
 # %% ../nbs/01_dialogue_pipeline.ipynb #9bb2c235
@@ -225,15 +227,41 @@ def _imported_lines(s: dict) -> list[str]:
             "References that fail our answer checks, kept as they are: " +
             (", ".join(f"{k} {v}" for k, v in s["import_checks"].items()) or "none") + ".", ""]
 
+# %% ../nbs/01_dialogue_pipeline.ipynb #eec32abd
+def size_category(n: int) -> str:
+    "The hub's size category of a data set of `n` rows."
+    for top, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if n < top: return name
+    return "n>1M"
+
+def filled_splits(stats: dict) -> list[str]:
+    "The splits that have records: `datasets` cannot load an empty one."
+    return [s for s in SPLITS if stats["splits"].get(s)]
+
+def card_metadata(stats: dict, run_name: str) -> str:
+    "The YAML header of the data card: licence, language, task, size, and the file of each split that has records."
+    from huggingface_hub import DatasetCardData
+    data = DatasetCardData(
+        pretty_name=f"PolyPersona {run_name}", license="mit", language=["en"], tags=["synthetic", "survey", "persona"],
+        task_categories=["text-generation", "question-answering"], size_categories=[size_category(stats["records"])],
+        # the config is named by the content: `datasets` caches a local folder by its name and config name alone,
+        # so under one name an older run's (or an earlier build's) rows would come back
+        configs=[{"config_name": f"sha256-{stats['content_hash'][:12]}",
+                  "data_files": [{"split": s, "path": f"{s}.jsonl"} for s in filled_splits(stats)]}])
+    return f"---\n{data.to_yaml()}\n---\n"
+
 # %% ../nbs/01_dialogue_pipeline.ipynb #cd41bb7b
 def data_card(stats: dict, example: dict | None, content_hash: str, run_name: str) -> str:
     "The data card: what is in the data set, who wrote it, how to check it."
     s, words = stats, stats["reference_words"]
     splits = ", ".join(f"{k} {v}" for k, v in s["splits"].items())
-    lines = [f"# Data card: {run_name}", "",
+    lines = [f"# {run_name}: synthetic survey answers", "",
              f"{s['records']} records ({splits}), written by the teacher `{s['teacher']}`; references are "
              f"{words['mean']} words long on average ({words['min']}-{words['max']}).", "",
-             f"Content hash (SHA-256 of train.jsonl, val.jsonl and test.jsonl, in that order): `{content_hash}`", "",
+             f"Content hash (SHA-256 of train.jsonl, validation.jsonl and test.jsonl, in that order): "
+             f"`{content_hash}`", "",
+             "Load it with `datasets.load_dataset(\"<this folder>\")` (or, from the hub, its repository id); "
+             "`datasets.load_from_disk(\"<this folder>/hf\")` gives the same splits.", "",
              "Teacher settings: " + ", ".join(f"{k} {v}" for k, v in s["teacher_settings"].items()), "",
              *_closed_line(s["closed_choices"]),
              "## Counts", "", *_table("domain", s["domains"]), "", *_table("question type", s["types"]), "",
@@ -247,12 +275,13 @@ def data_card(stats: dict, example: dict | None, content_hash: str, run_name: st
         lines += [f"**{m['role']}**\n\n```\n{m['content']}\n```\n" for m in example["messages"]]
     lines += ["## Caveats", "", "The references are synthetic: a model's answers, not people's. The embedded teacher "
               "(SmolLM2-135M) is a weak model that exists to run the pipeline offline; "
-              "quality figures need a strong teacher."]
-    return "\n".join(lines) + "\n"
+              "quality figures need a strong teacher. The licence in the header is the project's (MIT); "
+              "change it to what your teacher's terms allow before you publish."]
+    return card_metadata(stats, run_name) + "\n" + "\n".join(lines) + "\n"
 
 # %% ../nbs/01_dialogue_pipeline.ipynb #e7cc247d
 def finish_dataset(run_dir, teacher_cfg: dict, teacher: str, started: float, imported: dict | None = None) -> dict:
-    "Write the split files, the `datasets` folder, stats.json and card.md from the answer log; return the stats."
+    "Write the split files, the `datasets` folder, stats.json and README.md from the answer log; return the stats."
     import datasets
     datasets.disable_progress_bars()
     ds = Path(run_dir) / "dataset"
@@ -261,12 +290,13 @@ def finish_dataset(run_dir, teacher_cfg: dict, teacher: str, started: float, imp
     content_hash = hashlib.sha256(b"".join(p.read_bytes() for p in outs)).hexdigest()
     tmp = ds / ".hf.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    every = datasets.Dataset.from_list(records)  # one schema for all splits, even an empty one
-    datasets.DatasetDict({s: every.filter(lambda r, s=s: r["split"] == s) for s in SPLITS}).save_to_disk(str(tmp))
-    shutil.rmtree(ds / "hf", ignore_errors=True); os.replace(tmp, ds / "hf")
     stats = {**dataset_stats(records, failed, teacher_cfg, teacher, imported), "content_hash": content_hash}
+    every = datasets.Dataset.from_list(records)  # one schema for all splits
+    splits = {s: every.filter(lambda r, s=s: r["split"] == s) for s in filled_splits(stats)}  # as the card's YAML
+    datasets.DatasetDict(splits).save_to_disk(str(tmp))
+    shutil.rmtree(ds / "hf", ignore_errors=True); os.replace(tmp, ds / "hf")
     card = data_card(stats, records[0] if records else None, content_hash, Path(run_dir).name)
-    outs += [write_json(ds / "stats.json", stats), atomic_write(ds / "card.md", card)]
+    outs += [write_json(ds / "stats.json", stats), atomic_write(ds / "README.md", card)]
     how = {}
     if teacher_cfg["backend"] == "local":
         how = dict(zip(("precision", "precision_reason"), choose_precision(teacher_cfg["precision"])))

@@ -12,12 +12,12 @@ TOY_QUESTIONS = [("yesno", ["Yes", "No"], "Yes. I think that my work matters."),
                   "Strongly agree. I am a survey respondent.")]
 
 def toy_records(n: int) -> list[dict]:
-    "`n` data-set records of short conversations with canned answers, one in five in the val split."
+    "`n` data-set records of short conversations with canned answers, one in five in the validation split."
     out = []
     for i in range(n):
         kind, options, answer = TOY_QUESTIONS[i % 3]
         question = f"How satisfied are you with your life? ({i})"
-        out.append({"id": f"r{i:03d}", "split": "val" if i % 5 == 4 else "train", "domain": "lifestyle",
+        out.append({"id": f"r{i:03d}", "split": "validation" if i % 5 == 4 else "train", "domain": "lifestyle",
                     "question_type": kind, "question_id": f"q{i % 3}", "question": question, "options": options,
                     "persona_id": f"p{i % 4}", "persona": {"age": 30 + i % 4, "occupation": "teacher"},
                     "reference": answer,

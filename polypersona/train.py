@@ -9,9 +9,9 @@ from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
 # polypersona first: importing it quiets bitsandbytes' CPU warning, which trl's import would otherwise print
-from .core import atomic_write, environment, fail, read_jsonl, record_stage, to_json, write_json
+from .core import SPLITS, atomic_write, environment, fail, read_jsonl, record_stage, to_json, write_json
 from .models import (PRECISIONS, base_id, chat_ids, get_spec, load_options, load_tokenizer, model_key,
-                                model_source, tiny_model)
+                                model_source, tiny_model, write_adapter_card)
 from .hardware import Hardware, Setup, choose_setup, detect_hardware, model_shape
 import torch
 from torch.utils.data import Sampler
@@ -301,13 +301,13 @@ def train_model(run_dir,  # the run directory, which holds dataset/
     if (out / "manifest.json").exists() and (out / "adapter" / "adapter_model.safetensors").exists():
         print(f"{out / 'adapter'} is already trained with these settings; nothing to do")
         return json.loads((out / "manifest.json").read_text())
-    records = {s: _split(run_dir, s) for s in ("train", "val")}
+    records = {s: _split(run_dir, s) for s in ("train", "validation")}
     if not records["train"]:
         fail(f"{run_dir / 'dataset' / 'train.jsonl'} has no examples; a data set needs a train split to train on")
     shape, max_length = model_shape(model_config(name)), train_cfg["max_length"]
     tok = load_tokenizer(name) if name != "tiny-random" else tiny_model()[1]
     train_rows, dropped = training_examples(tok, records["train"], max_length)
-    val_rows, _ = training_examples(tok, records["val"], max_length)
+    val_rows, _ = training_examples(tok, records["validation"], max_length)
     if not train_rows: fail(f"every training example is longer than train.max_length {max_length} tokens; raise it")
     data = {"train_examples": len(train_rows), "val_examples": len(val_rows), "too_long_left_out": dropped,
             "train_tokens": sum(len(r["input_ids"]) for r in train_rows),
@@ -377,16 +377,18 @@ def _save_adapter(trainer, run_dir: Path, manifest: dict, started: float):
     trainer.processing_class.save_pretrained(str(tmp))
     shutil.rmtree(out / "adapter", ignore_errors=True); os.replace(tmp, out / "adapter")
     write_json(out / "manifest.json", manifest)
+    write_adapter_card(run_dir, manifest["model"])  # in place of peft's template
     (out / "state.json").unlink(missing_ok=True)
     shutil.rmtree(out / "checkpoints", ignore_errors=True)
-    files = sorted(p for p in (out / "adapter").iterdir() if p.is_file())
+    # the card is not an output the stage is checked by: the report writes it again with the test scores
+    files = sorted(p for p in (out / "adapter").iterdir() if p.is_file() and p.name != "README.md")
     record_stage(run_dir, f"train:{key}", [*files, out / "manifest.json", out / "train_log.csv"], started)
 
 # %% ../nbs/02_qlora_train.ipynb #80c0478e
 def write_dataset(run_dir, records: list[dict], content_hash: str = "example") -> Path:
     "Write `records` (each with `split` and `messages`) as a run's data set: split files and the stats it needs."
     ds = Path(run_dir) / "dataset"
-    for s in ("train", "val", "test"):
+    for s in SPLITS:
         atomic_write(ds / f"{s}.jsonl", "".join(to_json(r) + "\n" for r in records if r["split"] == s))
     write_json(ds / "stats.json", {"content_hash": content_hash}, indent=None)
     return ds

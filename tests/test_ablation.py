@@ -63,11 +63,11 @@ def test_a_persona_share_keeps_whole_personas_and_the_val_and_test_splits(tmp_pa
         kept = {r["persona_id"] for r in data(sub, "train")}
         assert len(kept) == 5  # half of the ten personas, each with every training answer it gave
         assert data(sub, "train") == [r for r in train if r["persona_id"] in kept]
-        for split in ("val", "test"):
+        for split in ("validation", "test"):
             same = (main_run / "dataset" / f"{split}.jsonl").read_bytes()
             assert (sub / "dataset" / f"{split}.jsonl").read_bytes() == same
         stats = json.loads((sub / "dataset" / "stats.json").read_text())
-        files = b"".join((sub / "dataset" / f"{s}.jsonl").read_bytes() for s in ("train", "val", "test"))
+        files = b"".join((sub / "dataset" / f"{s}.jsonl").read_bytes() for s in ("train", "validation", "test"))
         assert stats["content_hash"] == hashlib.sha256(files).hexdigest() != "example"
         assert (stats["train_personas"], stats["splits"]["train"]) == (sorted(kept), len(data(sub, "train")))
     assert (tmp_path / "half-42" / "dataset" / "train.jsonl").read_bytes() != (

@@ -52,7 +52,7 @@ def test_default_profile_is_cpu_and_paper_split_is_available(tmp_path):
     ok("personas", "--run", tmp_path / "paper", "--profile", "paper")
     ok("plan", "--run", tmp_path / "paper", "--split", "random")
     splits = [r["split"] for r in jsonl(tmp_path / "paper" / "plan.jsonl")]
-    assert (splits.count("train"), splits.count("val"), splits.count("test")) == (2854, 356, 358)
+    assert (splits.count("train"), splits.count("validation"), splits.count("test")) == (2854, 356, 358)
 
 
 def test_rerun_and_config_guard(tmp_path):

@@ -14,8 +14,8 @@ SMALL = {"generate.max_new_tokens": {"open": 12, "closed": 8}, "generate.batch_s
 
 
 def toy_run(path, n=30, **overrides):
-    "A run whose val records are its test split: 24 to train on, 6 to answer."
-    write_dataset(path, [r | {"split": "test" if r["split"] == "val" else "train"} for r in toy_records(n)])
+    "A run whose validation records are its test split: 24 to train on, 6 to answer."
+    write_dataset(path, [r | {"split": "test" if r["split"] == "validation" else "train"} for r in toy_records(n)])
     return open_run(path, "smoke", {**SMALL, **overrides})
 
 
@@ -40,6 +40,18 @@ def test_base_and_tuned_answers_from_the_command_line(tmp_path):
     assert {"generate:tiny-random:base:test", "generate:tiny-random:tuned:test"} <= set(stages)
     again = run_cli("generate", "--run", tmp_path, "--model", "tiny-random", "--variant", "tuned")
     assert "0 answered now, 6 of 6" in again.stdout
+    # the answers as a Stata file: a row per persona, closed answers coded and labelled with their options
+    import pyreadstat
+    done = run_cli("export", "--run", tmp_path, "--model", "tiny-random", "--format", "dta")
+    assert done.returncode == 0, done.stderr
+    data, meta = pyreadstat.read_dta(str(tmp_path / "export" / "tiny-random_tuned_test.dta"), apply_value_formats=True)
+    assert sorted(data["persona_id"]) == sorted({r["persona_id"] for r in tuned.values()})
+    for r in tuned.values():
+        cell = data.loc[data["persona_id"] == r["persona_id"], r["question_id"]].iloc[0]
+        if not r["options"]: assert cell == r["prediction"]  # an open answer, as text
+        elif r["choice"]: assert cell == r["choice"]  # a closed one, its code shown as its option
+        else: assert cell != cell  # no option could be read: missing (NaN)
+    assert meta.column_names_to_labels[row["question_id"]] == row["question"]
 
 
 def test_merged_and_unmerged_adapters_answer_alike(tmp_path):
@@ -55,7 +67,8 @@ def test_merged_and_unmerged_adapters_answer_alike(tmp_path):
 
 
 def test_one_domain_at_a_time_fills_the_same_file(tmp_path):
-    records = [r | {"split": "test" if r["split"] == "val" else "train", "domain": "finance" if i % 2 else "lifestyle"}
+    records = [r | {"split": "test" if r["split"] == "validation" else "train",
+                    "domain": "finance" if i % 2 else "lifestyle"}
                for i, r in enumerate(toy_records(30))]
     write_dataset(tmp_path, records)
     cfg = open_run(tmp_path, "smoke", SMALL)
@@ -70,13 +83,16 @@ def test_bad_generation_input(tmp_path, capsys):
     assert "no trained adapter" in bad("--variant", "tuned")
     assert "it has: lifestyle" in bad("--variant", "base", "--domain", "finance")
     assert "invalid choice" in bad("--variant", "fine")
-    (tmp_path / "dataset" / "val.jsonl").write_text("")
-    assert "val split of" in bad("--variant", "base", "--split", "val")
+    (tmp_path / "dataset" / "validation.jsonl").write_text("")
+    assert "validation split of" in bad("--variant", "base", "--split", "validation")
     adapter = tmp_path / "models" / "tiny-random" / "adapter"
     adapter.mkdir(parents=True)
     (adapter / "adapter_model.safetensors").write_bytes(b"")
     (adapter.parent / "manifest.json").write_text(json.dumps({"base": "/models/other"}))
     assert "trained on /models/other, not tiny-random" in bad("--variant", "tuned")
+    assert "holds no answers to export; run `polypersona generate" in cli_error(
+        capsys, "export", "--run", tmp_path, "--model", "tiny-random", "--format", "sav")
+    assert "invalid choice: 'xlsx'" in cli_error(capsys, "export", "--run", tmp_path, "--format", "xlsx")
 
 
 def stop_server_at(monkeypatch, lines: int, port: int):

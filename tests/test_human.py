@@ -92,7 +92,7 @@ def test_training_on_the_people_never_sees_a_test_respondent(tmp_path):
     assert "| tiny-random survey-tuned, scores" in out and "debiased" not in out
     trained = run / "human" / "panel" / "trained"
     taught = {r["persona_id"] for r in read_jsonl(trained / "dataset" / "train.jsonl")}
-    watched = {r["persona_id"] for r in read_jsonl(trained / "dataset" / "val.jsonl")}
+    watched = {r["persona_id"] for r in read_jsonl(trained / "dataset" / "validation.jsonl")}
     asked = {r["persona_id"] for r in read_jsonl(run / "human" / "panel" / "tiny-random" / "survey-scores.jsonl")}
     assert taught and watched and asked and not (taught & asked) and not (watched & asked) and not (taught & watched)
     example = read_jsonl(trained / "dataset" / "train.jsonl")[0]

@@ -108,7 +108,7 @@ def test_replication_scores_match_their_rows(tmp_path, replication):
 
 
 def test_a_runs_generations(tmp_path):
-    write_dataset(tmp_path, [r | {"split": "test" if r["split"] == "val" else "train"} for r in toy_records(20)])
+    write_dataset(tmp_path, [r | {"split": "test" if r["split"] == "validation" else "train"} for r in toy_records(20)])
     cfg = open_run(tmp_path, "smoke", {"generate.max_new_tokens": {"open": 8, "closed": 6}, "generate.batch_size": 4})
     generate(tmp_path, cfg, "tiny-random", "base")
     done = run_cli("evaluate", "--run", tmp_path, "--model", "tiny-random", "--variant", "base")
@@ -126,7 +126,7 @@ def test_a_runs_generations(tmp_path):
 def test_a_backbone_out_of_reach_falls_back_and_the_report_says_so(tmp_path):
     from polypersona.metrics import evaluate
     from polypersona.report import load_scores, metric_table, STANDARD
-    write_dataset(tmp_path, [r | {"split": "test" if r["split"] == "val" else "train"} for r in toy_records(20)])
+    write_dataset(tmp_path, [r | {"split": "test" if r["split"] == "validation" else "train"} for r in toy_records(20)])
     missing = str(tmp_path / "deberta-xlarge-mnli")  # as the paper profile's hub backbone is without the hub
     cfg = open_run(tmp_path, "smoke", {"generate.max_new_tokens": {"open": 8, "closed": 6},
                                        "metrics.bertscore_model": missing,

@@ -22,7 +22,7 @@ def test_plan_guarantees(seed, total, n):
     split_of = defaultdict(set)
     for r in plan: split_of[r["persona_id"]].add(r["split"])
     assert all(len(s) == 1 for s in split_of.values())                           # persona-disjoint
-    assert {r["split"] for r in plan} == {"train", "val", "test"}
+    assert {r["split"] for r in plan} == {"train", "validation", "test"}
     domains = defaultdict(set)
     for r in plan: domains[r["persona_id"]].add(r["domain"])
     assert sum(len(d) == 1 for d in domains.values()) == round(n * 0.714)
@@ -34,9 +34,10 @@ def test_paper_plan_mix_and_split_sizes():
     types = Counter(r["question_type"] for r in plan)
     for t, share in PAPER_TYPE_MIX.items(): assert abs(types[t] / len(plan) - share) < 0.02, (t, types[t])
     splits = Counter(r["split"] for r in plan)
-    for s, share in {"train": 0.8, "val": 0.1, "test": 0.1}.items(): assert abs(splits[s] / len(plan) - share) < 0.01
+    for s, share in {"train": 0.8, "validation": 0.1, "test": 0.1}.items():
+        assert abs(splits[s] / len(plan) - share) < 0.01
     random = Counter(r["split"] for r in make_plan(IDS, BANK, QUOTAS, PlanSettings(split="random")))
-    assert random == {"train": 2854, "val": 356, "test": 358}
+    assert random == {"train": 2854, "validation": 356, "test": 358}
 
 
 def test_seed_changes_plan():

@@ -26,7 +26,7 @@ def test_wheel_ships_profiles_and_bank(tmp_path):
 
 # the stages in the order they run, which is the order modules may import one another in
 ORDER = ("core", "models", "backends", "personas", "questions", "plan", "teacher", "hardware", "train", "generate",
-         "text_scores", "metrics", "report", "survey", "human", "batch", "ablation", "cli")
+         "text_scores", "metrics", "report", "survey", "human", "batch", "ablation", "export", "cli")
 PKG = ROOT / "polypersona"
 
 

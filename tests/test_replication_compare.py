@@ -50,9 +50,10 @@ def test_rescoring_agrees_with_the_published_scores(compared):
 def test_the_persona_split_has_no_shared_persona_or_repeated_prompt(compared):
     tmp, _, _ = compared
     data = tmp / "runs" / "persona" / "dataset"
-    split = {s: rows(data / f"{s}.jsonl") for s in ("train", "val", "test")}
+    split = {s: rows(data / f"{s}.jsonl") for s in ("train", "validation", "test")}
     assert [len(split[s]) for s in split] == [16, 48, 8]
-    assert not {r["persona_id"] for r in split["train"]} & {r["persona_id"] for r in split["test"] + split["val"]}
+    held_out = {r["persona_id"] for r in split["test"] + split["validation"]}
+    assert not {r["persona_id"] for r in split["train"]} & held_out
     prompts = [(r["persona_id"], r["question"]) for s in split.values() for r in s]
     assert len(prompts) == len(set(prompts))
     # the random split keeps the replication's own rows: its test rows are among the replication's 358
@@ -63,7 +64,11 @@ def test_the_persona_split_has_no_shared_persona_or_repeated_prompt(compared):
 
 def test_a_second_run_resumes_and_writes_the_page(compared):
     tmp, first, second = compared
-    seconds = json.loads((tmp / "page" / "results.json").read_text())["seconds"]
+    def strict(constant): raise ValueError(f"results.json holds {constant}, which strict JSON readers reject")
+    results = json.loads((tmp / "page" / "results.json").read_text(), parse_constant=strict)
+    seen = results["seen_in_training"][0]
+    assert all(isinstance(seen[k], float) for k in ("bleu", "bleu_lo", "bleu_hi"))  # numbers, not "0.04 (...)"
+    seconds = results["seconds"]
     # no local paths
     assert not {"data", "out", "page"} & set(json.loads((tmp / "page" / "results.json").read_text())["args"])
     # the second run trains nothing again

@@ -64,6 +64,21 @@ def test_smoke_profile_end_to_end_resumes_after_a_kill(tmp_path):
 
     report = ok("report", "--run", run).stdout  # stage 05 alone, from the command line
     assert "smollm2-135m tuned: bleu" in report and "human benchmark:" in report
+    # ready for the hub: the data set loads as the hub would load it; the adapter's card has its base and its scores
+    from datasets import load_dataset, load_from_disk
+    hub, disk = load_dataset(str(run / "dataset")), load_from_disk(str(run / "dataset" / "hf"))
+    assert {s: d["id"] for s, d in hub.items()} == {s: d["id"] for s, d in disk.items()}
+    card = (run / "models" / "smollm2-135m" / "adapter" / "README.md").read_text()
+    assert "base_model: HuggingFaceTB/SmolLM2-135M-Instruct" in card and "| bertscore_f1 |" in card
+    # the panel as survey data: an SPSS file with a row per persona and labelled answers
+    import pyreadstat
+    assert "codebook" in ok("export", "--run", run, "--format", "sav").stdout
+    data, meta = pyreadstat.read_sav(str(run / "export" / "smollm2-135m_tuned_test.sav"), apply_value_formats=True)
+    tuned = [json.loads(l) for l in (run / "generations" / "smollm2-135m" / "tuned.jsonl").read_text().splitlines()]
+    assert len(data) == len({r["persona_id"] for r in tuned})
+    closed = next(r for r in tuned if r["choice"])
+    assert data.loc[data["persona_id"] == closed["persona_id"], closed["question_id"]].iloc[0] == closed["choice"]
+    assert meta.variable_value_labels[closed["question_id"]][1] == closed["options"][0]
 
     again = ok("reproduce", "--profile", "smoke", "--run", run, "--figures", tmp_path / "figures").stdout
     assert "0 notebooks executed" in again

@@ -12,7 +12,7 @@ def planned(run):
 
 def check_dataset(run, plan, imported=False):
     "Every planned pair is answered or failed exactly once; the split files, the datasets folder and the card agree."
-    from datasets import load_from_disk
+    from datasets import load_dataset, load_from_disk
     ds = run / "dataset"
     answers = [json.loads(l) for l in (ds / "answers.jsonl").read_text().splitlines()]
     failed = [json.loads(l) for l in (ds / "failed.jsonl").read_text().splitlines()]
@@ -20,16 +20,18 @@ def check_dataset(run, plan, imported=False):
     assert sorted(ids) == sorted(r["id"] for r in plan)
     stats = json.loads((ds / "stats.json").read_text())
     split_rows = {s: [json.loads(l) for l in (ds / f"{s}.jsonl").read_text().splitlines()]
-                  for s in ("train", "val", "test")}
+                  for s in ("train", "validation", "test")}
     assert sum(map(len, split_rows.values())) == stats["records"] == len(answers)
-    assert dict(load_from_disk(str(ds / "hf")).num_rows) == {s: len(r) for s, r in split_rows.items()}
+    ids = {s: [r["id"] for r in rows] for s, rows in split_rows.items() if rows}  # an empty split is left out
+    assert {s: d["id"] for s, d in load_from_disk(str(ds / "hf")).items()} == ids
+    assert {s: d["id"] for s, d in load_dataset(str(ds)).items()} == ids  # as the hub would load the folder
     for rows in split_rows.values():
         for r in rows:
             assert {"id", "persona_id", "domain", "question_type", "messages", "reference"} <= set(r)
             assert r["messages"][-1] == {"role": "assistant", "content": r["reference"]}
             # a teacher's closed answer has a choice
             if r["options"] and not imported: assert r["choice"] in r["options"]
-    card = (ds / "card.md").read_text()
+    card = (ds / "README.md").read_text()
     assert f"{stats['records']} records" in card and stats["content_hash"] in card
     return stats
 
@@ -61,7 +63,7 @@ def test_server_teacher_end_to_end(tmp_path):
     env = {**os.environ, "OPENAI_API_KEY": secret}
     with local_server("smollm2-135m", log_path=tmp_path / "server.log") as (base_url, model):
         with_login = base_url.replace("http://", "http://reader:pw-in-the-url@")  # used for the requests, never stored
-        res = ok("build-dataset", "--run", run, "--teacher", "openai", "--base-url", with_login, "--model", model,
+        res = ok("build-dataset", "--run", run, "--teacher", "openai", "--base-url", with_login, "--server-model", model,
                  env=env)
     stats = check_dataset(run, plan)
     assert stats["teacher"].startswith("openai:")
@@ -81,7 +83,7 @@ def test_server_teacher_end_to_end(tmp_path):
     assert refused.returncode == 2
     assert not gone.exists()  # personas and plan first; the refused command left nothing behind
     ok("personas", "--run", gone, "--profile", TINY); ok("plan", "--run", gone)
-    res = run_cli("build-dataset", "--run", gone, "--teacher", "openai", "--base-url", base_url, "--model", model)
+    res = run_cli("build-dataset", "--run", gone, "--teacher", "openai", "--base-url", base_url, "--server-model", model)
     last = res.stderr.strip().splitlines()[-1]  # after the progress bar
     assert res.returncode == 2 and last.startswith("polypersona: error: cannot reach the server")
     assert "Traceback" not in res.stderr
@@ -91,10 +93,10 @@ def test_import_of_the_replication(tmp_path, replication):
     run = tmp_path / "run"
     ok("build-dataset", "--run", run, "--teacher", f"import:{replication / 'generated_data_2'}")
     stats = check_dataset(run, [json.loads(l) for l in (run / "plan.jsonl").read_text().splitlines()], imported=True)
-    assert stats["splits"] == {"train": 2854, "val": 356, "test": 358} and stats["failed"] == 0
+    assert stats["splits"] == {"train": 2854, "validation": 356, "test": 358} and stats["failed"] == 0
     assert stats["duplicates"] == {"rows": 3568, "ids_marked_dup": 589, "repeated_persona_question_answer": 646,
                                    "repeated_persona_question": 1325}
-    assert "589 have ids marked `-dup`" in (run / "dataset" / "card.md").read_text()
+    assert "589 have ids marked `-dup`" in (run / "dataset" / "README.md").read_text()
     assert stats["import_checks"]["empty"] == 11
     assert len((run / "personas.jsonl").read_text().splitlines()) == 433
 

@@ -1,14 +1,15 @@
 "Stage 02: LoRA training on the tiny model and the embedded one, resuming, the 4-bit path, and bad input."
-import json
+import json, urllib.request
 import pytest
 import torch
 from transformers import TrainerCallback
+from polypersona.backends import OpenAIBackend, Request, local_server
 from polypersona.core import load_config, open_run
 from polypersona.testing import toy_records
 from polypersona.hardware import Setup
 from polypersona.train import (StepLog, encode_example, last_checkpoint, load_for_training, make_trainer,
                                train_model, training_examples, write_dataset)
-from polypersona.models import cpu_bf16, load_tokenizer, load_trained, tiny_model
+from polypersona.models import cpu_bf16, load_adapter, load_tokenizer, load_trained, tiny_model
 from conftest import cli_error, run_cli
 
 FAST = {"train.epochs": 2, "train.batch_size": 4, "train.learning_rate": 0.01, "train.checkpoint_steps": 2}
@@ -122,7 +123,18 @@ def test_cli_trains_the_embedded_model(tmp_path):
     assert manifest["setup"]["precision"] == "fp32" and manifest["setup"]["gradient_checkpointing"] is False
     assert any(d.startswith("precision fp32: ") for d in manifest["setup"]["decisions"])  # with its reason
     adapter_config = json.loads((out / "adapter" / "adapter_config.json").read_text())
-    assert adapter_config["base_model_name_or_path"] == "smollm2-135m"
+    assert adapter_config["base_model_name_or_path"] == "HuggingFaceTB/SmolLM2-135M-Instruct"  # found on the hub
+    card = (out / "adapter" / "README.md").read_text()
+    assert card.startswith("---\nbase_model: HuggingFaceTB/SmolLM2-135M-Instruct\n") and "library_name: peft" in card
+    assert "More Information Needed" not in card and "| LoRA rank | 16 |" in card
+    tuned, _ = load_adapter(out / "adapter")  # the hub id maps back to the embedded copy: no download
+    assert tuned.config.num_hidden_layers == 30
+    # the tuned model behind a real OpenAI-compatible server, listed under its own name, as a survey tool asks it
+    with local_server("smollm2-135m", run_dir=run) as (url, name):
+        listed = json.load(urllib.request.urlopen(url + "/models"))["data"]
+        assert name == "smollm2-135m-tuned" and [m["id"] for m in listed] == [name]
+        server = OpenAIBackend(url, name, "OPENAI_API_KEY", 1, 60, 1, 0.0, 1.0)
+        assert server.one(Request(toy_records(1)[0]["messages"][:1], [])).text
     header = (out / "train_log.csv").read_text().splitlines()[0]
     assert header == "step,epoch,loss,learning_rate,grad_norm,tokens_per_s,eval_loss,time"
     assert "train:smollm2-135m" in json.loads((run / "manifest.json").read_text())["stages"]
@@ -157,7 +169,7 @@ def test_bad_training_input(tmp_path, capsys, args, message):
 
 
 def test_no_train_split_and_another_base_model(tmp_path, capsys):
-    write_dataset(tmp_path, [r | {"split": "val"} for r in toy_records(3)])
+    write_dataset(tmp_path, [r | {"split": "validation"} for r in toy_records(3)])
     assert "needs a train split" in cli_error(capsys, "train", "--run", tmp_path, "--profile", "smoke",
                                               "--model", "tiny-random")
     write_dataset(tmp_path, toy_records(5))
