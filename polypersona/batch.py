@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 from tqdm.auto import tqdm
 import polypersona
-from .core import fail, read_jsonl, read_manifest, stages_done
+from .core import fail, read_jsonl, read_manifest, stages_done, write_json
 from .models import get_spec, model_key
 from .questions import DOMAINS, load_bank
 from .report import report_inputs
@@ -19,8 +19,8 @@ from .survey import load_mapping
 
 # %% auto #0
 __all__ = ['QUIET_KERNEL', 'Step', 'split_domains', 'answered', 'teacher_progress', 'train_progress', 'generation_progress',
-           'human_progress', 'data_steps', 'model_steps', 'report_steps', 'notebooks_dir', 'execute', 'run_steps',
-           'needs_gpu', 'preflight', 'run_batch']
+           'human_progress', 'data_steps', 'model_steps', 'report_steps', 'notebooks_dir', 'execute', 'note_time',
+           'run_steps', 'needs_gpu', 'preflight', 'run_batch']
 
 # %% ../nbs/13_batch.ipynb #b55861b5
 @dataclass
@@ -168,6 +168,12 @@ def execute(notebook: Path, out: Path, params: dict, gpu: int | None = None) -> 
     error = res.stderr.strip().splitlines()[-1] if res.stderr.strip() else f"exit status {res.returncode}"
     return _failed_cell(out) or {"cell": "?", "line": "", "error": error}
 
+# %% ../nbs/13_batch.ipynb #b3d567c8
+def note_time(out_dir: Path, name: str, seconds: float) -> Path:
+    "Add how long notebook `name` ran to `out_dir`/timings.json, which the published run's timings page reads."
+    path = Path(out_dir) / "timings.json"
+    return write_json(path, (json.loads(path.read_text()) if path.exists() else {}) | {name: seconds})
+
 # %% ../nbs/13_batch.ipynb #782bb9f6
 def run_steps(steps: list[Step],  # in an order where each step comes after those it waits for
               out_dir,  # where the executed copies go (runs/<name>/notebooks)
@@ -198,7 +204,9 @@ def run_steps(steps: list[Step],  # in an order where each step comes after thos
                 s, t, _ = running.pop(f)
                 error = f.result()
                 if error: failed = failed or (s, error)
-                else: result[s.name] = round(time.time() - t, 1); bar.update()
+                else:
+                    result[s.name] = round(time.time() - t, 1); bar.update()
+                    note_time(out_dir, s.name, result[s.name])
     bar.close()
     if failed:
         s, e = failed

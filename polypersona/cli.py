@@ -8,7 +8,7 @@ __all__ = ['MAIN_METRICS', 'COMMANDS', 'FLAGS', 'CHOICES', 'personas', 'plan', '
            'human', 'reproduce', 'make_parser', 'quiet_libraries', 'main']
 
 # %% ../nbs/19_cli.ipynb #d996a935
-import argparse, inspect, logging, sys, time
+import argparse, inspect, logging, os, sys, time
 from pathlib import Path
 from fastcore.docments import docments
 from . import __version__
@@ -303,6 +303,9 @@ def quiet_libraries(level: int = logging.WARNING):  # polypersona's own: INFO wi
     logging.captureWarnings(True)  # Python warnings become log records of "py.warnings", below the bar
     logging.basicConfig(level=logging.ERROR, format="%(name)s: %(message)s")
     logging.getLogger("polypersona").setLevel(level)
+    if level > logging.INFO:  # the libraries' own progress bars (loading weights, writing shards) stay off too
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        if "transformers" in sys.modules: sys.modules["transformers"].utils.logging.disable_progress_bar()
 
 # %% ../nbs/19_cli.ipynb #182732dc
 def main(argv: list[str] | None = None) -> int:

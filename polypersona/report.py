@@ -20,7 +20,7 @@ __all__ = ['PAPER', 'STANDARD', 'SURVEY', 'FIDELITY', 'COUNTS', 'COMPARED', 'PAP
            'load_answers', 'save_table', 'dataset_tables', 'persona_table', 'efficiency_report', 'hyperparameter_table',
            'metric_table', 'per_domain_table', 'base_vs_tuned', 'group_breakdown', 'save_figure', 'dataset_figure',
            'comparison_figure', 'per_domain_figure', 'distributions_figure', 'groups_figure', 'report_figures',
-           'report_inputs', 'build_report', 'publish', 'publish_notebooks']
+           'report_inputs', 'build_report', 'timings_page', 'publish', 'publish_notebooks']
 
 # %% ../nbs/05_report.ipynb #1b46e8c3
 def _paper_tables(paper: dict) -> dict:
@@ -332,6 +332,23 @@ def build_report(run_dir, cfg: dict) -> dict:
     record_stage(run_dir, "report", outputs, started, inputs=report_inputs(run_dir))
     return tables
 
+# %% ../nbs/05_report.ipynb #c8434d3b
+def timings_page(run_dir, made: dict) -> str:
+    "How long the run's notebooks and stages took, and on what machine: the one place that says so."
+    run_dir, env = Path(run_dir), made.get("environment") or environment()
+    path = run_dir / "notebooks" / "timings.json"
+    notebooks = json.loads(path.read_text()) if path.exists() else {}
+    minutes = lambda s: f"{s / 60:.1f}"
+    return "\n".join([
+        f"# How long run `{run_dir.name}` took", "",
+        f"On {env['cpus']} CPU cores ({env['platform']}), Python {env['python']}, torch "
+        f"{env.get('packages', {}).get('torch', '?')}; written by `publish` from the run's files, never by hand.", "",
+        "Each notebook as `polypersona reproduce` last executed it (`notebooks/timings.json`; a notebook run again "
+        "later shows its later time):", "", "| notebook | minutes |", "|---|---:|",
+        *[f"| {k} | {minutes(v)} |" for k, v in notebooks.items()], f"| all | {minutes(sum(notebooks.values()))} |",
+        "", "Each stage inside them, as the run's manifest records it:", "", "| stage | minutes |", "|---|---:|",
+        *[f"| {k} | {minutes(s['wall_s'])} |" for k, s in made["stages"].items()], ""])
+
 # %% ../nbs/05_report.ipynb #b4338f7a
 PUBLISHED = ("dataset_domains", "dataset_types", "personas", "hyperparameters", "efficiency", "standard_metrics",
              "survey_metrics", "per_domain", "base_vs_tuned", "fidelity_diversity", "ablation")
@@ -351,6 +368,7 @@ def publish(run_dir, dest="figures") -> Path:
     names = [t for t in PUBLISHED if (tables / f"{t}.md").exists()] + human
     atomic_write(dest / "tables.md", "".join(f"## {t}\n\n{(tables / f'{t}.md').read_text()}\n" for t in names))
     publish_notebooks(run_dir, dest / "notebooks")
+    atomic_write(dest / "timings.md", timings_page(run_dir, made))
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
     return write_json(dest / "manifest.json", {
         "profile": config["profile"], "run": run_dir.name,

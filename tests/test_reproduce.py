@@ -90,6 +90,8 @@ def test_smoke_profile_end_to_end_resumes_after_a_kill(tmp_path):
     assert [nb.name for nb in published] == executed  # with their outputs, for a reader on GitHub
     assert not [nb.name for nb in published if str(tmp_path) in nb.read_text()]  # and no path of this machine
     assert "personas" in (tmp_path / "figures" / "tables.md").read_text()
+    timings = (tmp_path / "figures" / "timings.md").read_text()  # written from the run, for the README to point at
+    assert all(f"| {nb[:-len('.ipynb')]} |" in timings for nb in executed) and "| train:smollm2-135m |" in timings
 
 
 def profile_file(tmp_path, **keys):

@@ -116,6 +116,7 @@ def test_cli_trains_the_embedded_model(tmp_path):
     done = run_cli("train", "--run", run, "--profile", "smoke", "--micro-batch", "4")
     assert done.returncode == 0, done.stderr
     assert "micro-batch 4: as train.micro_batch asks" in done.stdout and "validation loss" in done.stdout
+    assert "Loading weights" not in done.stderr  # the libraries' progress bars stay off the terminal
     out = run / "models" / "smollm2-135m"
     saved = {p.name for p in (out / "adapter").iterdir()}
     assert {"adapter_model.safetensors", "adapter_config.json", "tokenizer.json", "chat_template.jinja"} <= saved
