@@ -63,7 +63,8 @@ def test_server_teacher_end_to_end(tmp_path):
     env = {**os.environ, "OPENAI_API_KEY": secret}
     with local_server("smollm2-135m", log_path=tmp_path / "server.log") as (base_url, model):
         with_login = base_url.replace("http://", "http://reader:pw-in-the-url@")  # used for the requests, never stored
-        res = ok("build-dataset", "--run", run, "--teacher", "openai", "--base-url", with_login, "--server-model", model,
+        res = ok("build-dataset", "--run", run, "--teacher", "openai", "--base-url", with_login,
+                 "--server-model", model,
                  env=env)
     stats = check_dataset(run, plan)
     assert stats["teacher"].startswith("openai:")
@@ -83,7 +84,8 @@ def test_server_teacher_end_to_end(tmp_path):
     assert refused.returncode == 2
     assert not gone.exists()  # personas and plan first; the refused command left nothing behind
     ok("personas", "--run", gone, "--profile", TINY); ok("plan", "--run", gone)
-    res = run_cli("build-dataset", "--run", gone, "--teacher", "openai", "--base-url", base_url, "--server-model", model)
+    res = run_cli("build-dataset", "--run", gone, "--teacher", "openai", "--base-url", base_url,
+                  "--server-model", model)
     last = res.stderr.strip().splitlines()[-1]  # after the progress bar
     assert res.returncode == 2 and last.startswith("polypersona: error: cannot reach the server")
     assert "Traceback" not in res.stderr
