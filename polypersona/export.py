@@ -27,6 +27,8 @@ def panel_rows(run_dir, model: str, variant: str = "tuned", split: str = "test")
     if variant == "reference":
         path, field = run_dir / "dataset" / f"{split}.jsonl", "reference"
         how = f"run `polypersona build-dataset --run {run_dir}` first"
+    elif split not in ("test", "validation"):
+        fail(f"the models answer the test and validation splits, not {split!r}; use --variant reference for train")
     else:
         path, field = output_path(run_dir, model, variant, split), "prediction"
         how = f"run `polypersona generate --run {run_dir} --model {model} --variant {variant} --split {split}` first"
@@ -49,6 +51,11 @@ def _questions(rows: list[dict], instruments: dict) -> list[dict]:
                                       "domain": r["domain"], "type": r["question_type"], "text": r["question"],
                                       "options": list(r["options"] or []),
                                       "instrument": instruments.get(r["question_id"], "")}
+    columns = [*PERSONA_LABELS, *(q["variable"] for q in seen.values())]
+    if len(set(columns)) < len(columns):  # two ids that read alike once made SPSS/Stata names would share a column
+        clash = next(c for c in columns if columns.count(c) > 1)
+        fail(f"two columns would both be named {clash!r}; give the questions ids that differ in their first 32 "
+             "letters, digits and underscores, and none named as a persona attribute")
     return list(seen.values())
 
 
@@ -130,7 +137,6 @@ def export_panel(run_dir,  # a run directory with answers (stage 03) or a data s
                  out=None,  # the file to write; default RUN/export/<model>_<variant>_<split>.<fmt>
                 ) -> list[Path]:  # the file and its codebook
     "Export a run's answers as a survey data file (one row per persona) with its codebook."
-    if fmt not in FORMATS: fail(f"format {fmt!r} is not one to export; use one of {', '.join(FORMATS)}")
     run_dir = Path(run_dir)
     rows = panel_rows(run_dir, model, variant, split)
     bank = run_dir / "questions.json"
